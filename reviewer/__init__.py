@@ -1,0 +1,7 @@
+"""Tastevin reviewer: the offline side — ingest into the store, statistics, alerts, the app, the CLI."""
+
+from __future__ import annotations
+
+from ._errors import TastevinError
+
+__all__ = ["TastevinError"]

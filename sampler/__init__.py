@@ -1,0 +1,113 @@
+"""Tastevin sampler: capture ~1% of live LLM calls into Kafka, without hurting the app.
+
+Typical use::
+
+    import anthropic, sampler
+
+    sampler.init(app="support-bot", bootstrap_servers="kafka:9092")
+    client = sampler.instrument(anthropic.Anthropic())
+    with sampler.tag(category="billing", prompt_version="v7"):
+        client.messages.create(model=..., max_tokens=..., messages=[...])
+
+or, for an app already traced with OpenTelemetry::
+
+    provider.add_span_processor(sampler.SamplingSpanProcessor())
+
+Depends only on the standard library, OpenTelemetry and kafka-python. Nothing here
+raises into the host app after ``init``: failures are logged once and counted in
+``stats()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from ._anthropic import instrument
+from ._context import tag
+from ._core import Sampler, register_atexit
+from ._manual import record_call
+from ._metrics import register_metrics
+from ._processor import SamplingSpanProcessor
+from ._settings import SamplerSettings, resolve_settings
+from ._state import STATE
+from ._transport import KafkaTransport, MemoryTransport, SendResult, Transport
+from .record import SCHEMA, json_schema
+
+__all__ = [
+    "SCHEMA",
+    "KafkaTransport",
+    "MemoryTransport",
+    "Sampler",
+    "SamplerSettings",
+    "SamplingSpanProcessor",
+    "SendResult",
+    "Transport",
+    "flush",
+    "init",
+    "instrument",
+    "json_schema",
+    "record_call",
+    "shutdown",
+    "stats",
+    "tag",
+]
+
+logger = logging.getLogger(__name__)
+_init_lock = threading.Lock()
+_metrics_registered = False
+
+
+def init(*, transport: Transport | None = None, **settings: Any) -> Sampler | None:
+    """Configure the process-wide sampler and return it.
+
+    Settings come from these keyword arguments, then ``TASTEVIN_*`` environment
+    variables, then defaults (see :class:`SamplerSettings` for the full list). An
+    unknown or invalid argument raises ``ValueError``; an invalid environment value is
+    logged and ignored. Calling ``init`` again replaces the sampler (the old one is
+    flushed and shut down). ``transport`` replaces Kafka (e.g. ``MemoryTransport()``).
+    Without bootstrap servers the sampler warns once and counts sampled calls as
+    dropped (``no_broker``). Never blocks on the network.
+    """
+    global _metrics_registered
+    resolved = resolve_settings(settings)
+    with _init_lock:
+        old = STATE.sampler
+        new = Sampler(resolved, transport=transport) if resolved.enabled else None
+        STATE.sampler = new
+        if old is not None:
+            old.shutdown(2.0)
+        register_atexit(lambda: STATE.sampler)
+        if not _metrics_registered:
+            _metrics_registered = True
+            register_metrics(_stats_or_empty)
+    if new is None:
+        logger.info("tastevin: sampler disabled (TASTEVIN_ENABLED=false)")
+        # A disabled sampler still answers stats()/flush() through a None check.
+    return new
+
+
+def _stats_or_empty() -> dict[str, Any]:
+    return stats()
+
+
+def flush(timeout_s: float = 5.0) -> bool:
+    """Block up to ``timeout_s`` until queued records are delivered; True if all were."""
+    sampler = STATE.sampler
+    return True if sampler is None else sampler.flush(timeout_s)
+
+
+def shutdown(timeout_s: float = 5.0) -> None:
+    """Flush, stop the worker and close the producer. Also runs at interpreter exit."""
+    sampler = STATE.sampler
+    if sampler is not None:
+        sampler.shutdown(timeout_s)
+
+
+def stats() -> dict[str, Any]:
+    """Counts since ``init``: seen, sampled, sent, dropped by reason, queued, in_flight."""
+    sampler = STATE.sampler
+    if sampler is None:
+        return {"seen": 0, "sampled": 0, "sent": 0, "dropped": {}, "queued": 0, "in_flight": 0}
+    return sampler.stats()

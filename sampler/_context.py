@@ -1,0 +1,72 @@
+"""Call labels (``tag``) and the trace id a sampling decision is made from.
+
+Both are read on the caller's thread for every LLM call, so they are written for
+the unsampled fast path: one ``ContextVar.get`` each, no allocation.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from opentelemetry import context as otel_context
+
+_SCALARS = (str, int, float, bool)
+
+
+class Tags:
+    """The labels in force: a category and free-form scalar attributes. Immutable."""
+
+    __slots__ = ("category", "attributes")
+
+    def __init__(self, category: str | None, attributes: Mapping[str, Any]) -> None:
+        self.category = category
+        self.attributes = dict(attributes)
+
+
+_TAGS: ContextVar[Tags | None] = ContextVar("tastevin_tags", default=None)
+current_tags = _TAGS.get
+
+
+@contextmanager
+def tag(category: str | None = None, **attributes: Any) -> Iterator[None]:
+    """Label every LLM call made inside the block (this thread or asyncio task).
+
+    Nested blocks inherit and override: the innermost category wins and attributes
+    merge. Attribute values must be str, int, float or bool (others are stringified).
+    Never raises for odd values: labels are metadata, not control flow.
+    """
+    outer = _TAGS.get()
+    merged: dict[str, Any] = dict(outer.attributes) if outer is not None else {}
+    for key, value in attributes.items():
+        merged[str(key)] = value if isinstance(value, _SCALARS) or value is None else str(value)
+    if category is None and outer is not None:
+        category = outer.category
+    token = _TAGS.set(Tags(None if category is None else str(category), merged))
+    try:
+        yield
+    finally:
+        _TAGS.reset(token)
+
+
+from opentelemetry.trace.propagation import _SPAN_KEY  # the key OTel stores the current span under
+
+_get_context = otel_context.get_current
+_randbits = random.getrandbits
+
+
+def current_trace_ids() -> tuple[int, int | None]:
+    """The current OTel span context's (trace_id, span_id), or a fresh random trace id.
+
+    Deciding from the trace id (as OTel's TraceIdRatioBased does) makes every service
+    and every instrumentation agree on which traces are kept.
+    """
+    span = _get_context().get(_SPAN_KEY)
+    if span is not None:
+        ctx = span.get_span_context()
+        if ctx.trace_id:
+            return ctx.trace_id, ctx.span_id or None
+    return _randbits(128) or 1, None

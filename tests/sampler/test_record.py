@@ -1,0 +1,79 @@
+"""Size cap: truncation field by field, never a silent drop."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+import sampler
+from sampler.record import TRUNCATION_MARK, fit
+
+
+def _record(**overrides) -> dict:  # type: ignore[no-untyped-def]
+    base = {
+        "schema": "tastevin.sample/v1",
+        "sample_id": "0" * 32,
+        "trace_id": "1" * 32,
+        "span_id": None,
+        "ts": "2026-11-22T00:00:00.000000Z",
+        "app": "a",
+        "env": "e",
+        "release": "",
+        "category": None,
+        "provider": "anthropic",
+        "operation": "chat",
+        "request_model": "m",
+        "response_model": None,
+        "params": {},
+        "system_instructions": [{"type": "text", "content": "be brief"}],
+        "input_messages": [{"role": "user", "parts": [{"type": "text", "content": "short question"}]}],
+        "output_messages": [{"role": "assistant", "parts": [{"type": "text", "content": "short answer"}]}],
+        "finish_reason": None,
+        "usage": {"input_tokens": 1, "output_tokens": 1, "cache_read_input_tokens": None, "cache_write_input_tokens": None},
+        "latency_ms": 1.0,
+        "ttft_ms": None,
+        "error": None,
+        "sampling": {"rate": 1.0, "rule": "trace_id_ratio"},
+        "redactions": {},
+        "truncated": False,
+        "attributes": {},
+    }
+    base.update(overrides)
+    return base
+
+
+def test_small_record_is_untouched() -> None:
+    record = _record()
+    data = fit(record, 4096)
+    assert json.loads(data) == _record()
+
+
+@pytest.mark.parametrize("cap", [4096, 10_000, 65_536], ids=lambda c: f"cap={c}")
+def test_long_strings_are_cut_longest_first(cap: int) -> None:
+    huge = "x" * 300_000
+    record = _record(
+        input_messages=[
+            {"role": "user", "parts": [{"type": "text", "content": "keep me"}]},
+            {"role": "user", "parts": [{"type": "text", "content": huge}]},
+        ],
+        output_messages=[{"role": "assistant", "parts": [{"type": "text", "content": "é" * 50_000}]}],
+    )
+    data = fit(record, cap)
+    assert len(data) <= cap
+    decoded = json.loads(data)
+    jsonschema.Draft202012Validator(sampler.json_schema()).validate(decoded)
+    assert decoded["truncated"] is True
+    assert decoded["input_messages"][0]["parts"][0]["content"] == "keep me"
+    assert decoded["input_messages"][1]["parts"][0]["content"].endswith(TRUNCATION_MARK)
+    assert decoded["system_instructions"] == [{"type": "text", "content": "be brief"}]
+
+
+def test_many_small_messages_lose_the_middle_turns() -> None:
+    turns = [{"role": "user", "parts": [{"type": "text", "content": f"turn {i}"}]} for i in range(3000)]
+    data = fit(_record(input_messages=turns), 8192)
+    decoded = json.loads(data)
+    assert len(data) <= 8192 and decoded["truncated"] is True
+    contents = [m["parts"][0]["content"] for m in decoded["input_messages"]]
+    assert contents[0] == "turn 0" and contents[-1] == "turn 2999"
