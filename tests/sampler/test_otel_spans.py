@@ -921,7 +921,7 @@ _ATTRIBUTE_NAMES = [
 ]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(
     attributes=st.dictionaries(st.sampled_from(_ATTRIBUTE_NAMES), _attribute_values, max_size=10),
     event_attributes=st.dictionaries(st.sampled_from(["content", "message", "gen_ai.event.content", "role",
