@@ -56,7 +56,7 @@ class Pending:
 
     def __init__(
         self,
-        convert: Callable[[Any], dict[str, Any]],
+        convert: Callable[[Any], dict[str, Any] | None],
         payload: Any,
         category: str | None,
         attributes: dict[str, Any],
@@ -177,6 +177,9 @@ class Sampler:
     def _encode(self, pending: Pending) -> _Encoded | None:
         try:
             call = pending.convert(pending.payload)
+            if call is None:
+                self.drop("not_a_model_call")
+                return None
             record = build(
                 call,
                 sampling=pending.sampling,

@@ -44,11 +44,15 @@ def _is_model_call(attributes: Any) -> bool:
     return attributes.get("openinference.span.kind") == "LLM"
 
 
-def _convert(span: ReadableSpan) -> dict[str, Any]:
-    call = span_to_call(span)
-    if call is None:
-        raise ValueError("span is not an LLM call")
-    return call
+def _may_be_model_call(attributes: Any) -> bool:
+    """Cheap pre-filter for on_end: SDK spans of other API calls (``models.list`` …) carry
+    ``gen_ai.provider.name`` but no model operation."""
+    operation = attributes.get("gen_ai.operation.name") if attributes else None
+    return operation is None or operation in _MODEL_OPERATIONS
+
+
+def _convert(span: ReadableSpan) -> dict[str, Any] | None:
+    return span_to_call(span)  # None: not a model call after all (e.g. count_tokens)
 
 
 class SamplingSpanProcessor(SpanProcessor):
@@ -101,7 +105,7 @@ class SamplingSpanProcessor(SpanProcessor):
                 if span_id in self._claimed:
                     self._claimed.discard(span_id)
                     return
-            if not is_genai_span(span):
+            if not is_genai_span(span) or not _may_be_model_call(span.attributes):
                 return
             sampler: Sampler | None = STATE.sampler
             if sampler is None or span.context is None:

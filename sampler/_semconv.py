@@ -52,6 +52,8 @@ def _jsonable(value: Any) -> Any:
 def anthropic_block_to_part(block: Any) -> dict[str, Any]:
     """One Anthropic content block (request param or response model) → one semconv part."""
     kind = _get(block, "type")
+    if not isinstance(kind, str):
+        kind = None
     if kind == "text":
         return {"type": "text", "content": _get(block, "text", "")}
     if kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
@@ -92,7 +94,11 @@ def anthropic_content_to_parts(content: Any) -> list[dict[str, Any]]:
         return []
     if isinstance(content, str):
         return [{"type": "text", "content": content}]
-    return [anthropic_block_to_part(b) for b in content]
+    if isinstance(content, (list, tuple)):
+        return [anthropic_block_to_part(b) for b in content]
+    if isinstance(content, Mapping) or hasattr(content, "model_dump"):
+        return [anthropic_block_to_part(content)]
+    return [{"type": "text", "content": str(content)}]
 
 
 def anthropic_messages_to_semconv(messages: Iterable[Any] | None) -> list[dict[str, Any]]:
@@ -168,10 +174,14 @@ def normalize_messages(messages: Any) -> list[dict[str, Any]]:
         if isinstance(m, str):
             out.append({"role": "user", "parts": [{"type": "text", "content": m}]})
             continue
-        role = _get(m, "role", "user") or "user"
+        role = _get(m, "role")
+        if not isinstance(role, str) or not role:
+            role = "user"
         parts = _get(m, "parts")
-        if parts is not None:
-            msg: dict[str, Any] = {"role": role, "parts": [_jsonable(p) for p in parts]}
+        if isinstance(parts, (list, tuple)):
+            msg: dict[str, Any] = {"role": role, "parts": [semconv_part(p) for p in parts]}
+        elif parts is not None:
+            continue  # malformed message: skip it rather than guess
         else:
             msg = {"role": role, "parts": anthropic_content_to_parts(_get(m, "content"))}
         finish = _get(m, "finish_reason")
@@ -193,12 +203,41 @@ def normalize_parts(parts: Any) -> list[dict[str, Any]] | None:
             except ValueError:
                 pass
         return [{"type": "text", "content": parts}]
+    if not isinstance(parts, (list, tuple)):
+        parts = [parts]
     out = []
     for p in parts:
         if isinstance(p, str):
             out.append({"type": "text", "content": p})
-        elif _get(p, "type") == "text" and _get(p, "content") is not None:
-            out.append({"type": "text", "content": _get(p, "content")})
         else:
-            out.append(anthropic_block_to_part(p))
+            out.append(semconv_part(p))
     return out or None
+
+
+# Part types that exist in the semconv shapes but not as Anthropic block types.
+_SEMCONV_ONLY_TYPES = frozenset({"tool_call", "tool_call_response", "reasoning", "blob", "uri", "file"})
+
+
+def semconv_part(part: Any) -> dict[str, Any]:
+    """A part already in semconv shape (or close): a plain-JSON copy without inline bytes.
+
+    Anthropic-style blocks (``{"type": "text", "text": ...}``, ``tool_use`` …) are
+    converted; a bare string becomes a text part; anything else is kept as data.
+    """
+    if isinstance(part, str):
+        return {"type": "text", "content": part}
+    if not isinstance(part, Mapping) and not hasattr(part, "model_dump"):
+        return {"type": "text", "content": str(part)}
+    kind = _get(part, "type")
+    if not isinstance(kind, str):
+        kind = None
+    is_semconv_text = kind == "text" and _get(part, "content") is not None and _get(part, "text") is None
+    if kind not in _SEMCONV_ONLY_TYPES and not is_semconv_text:
+        return anthropic_block_to_part(part)
+    copied = _jsonable(part)
+    if not isinstance(copied, dict):
+        return {"type": "text", "content": str(copied)}
+    if kind == "blob":
+        copied["content"] = None  # inline bytes are never shipped
+    copied.setdefault("type", "text")
+    return copied

@@ -36,8 +36,10 @@ Fields (names follow the OpenTelemetry GenAI semantic conventions where one exis
     Semconv finish reason of the first output (``stop``, ``length``, ``tool_call``,
     ``content_filter``) or null.
 ``usage``
-    ``input_tokens``, ``output_tokens``, ``cache_read_input_tokens``,
-    ``cache_write_input_tokens``: integers or null when unknown.
+    ``input_tokens`` (input *not* served from or written to the prompt cache, as the
+    Anthropic API counts it), ``output_tokens``, ``cache_read_input_tokens``,
+    ``cache_write_input_tokens``: integers or null when unknown. Total input is the sum
+    of the three input counts.
 ``latency_ms`` / ``ttft_ms``
     Wall time of the call; time to first token for streams (null otherwise).
 ``error``
@@ -226,6 +228,12 @@ def fit(record: dict[str, Any], max_bytes: int) -> bytes:
     return data
 
 
+def _error(error: Any) -> dict[str, str] | None:
+    if not error:
+        return None
+    return {"type": str(error.get("type") or "error"), "message": str(error.get("message") or "")}
+
+
 def build(
     call: dict[str, Any],
     *,
@@ -252,7 +260,7 @@ def build(
         "category": category if category is not None else call.get("category"),
         "provider": call.get("provider") or "unknown",
         "operation": call.get("operation") or "chat",
-        "request_model": call.get("request_model") or "unknown",
+        "request_model": str(call.get("request_model") or "unknown"),
         "response_model": call.get("response_model"),
         "params": call.get("params") or {},
         "system_instructions": call.get("system_instructions"),
@@ -268,7 +276,7 @@ def build(
         },
         "latency_ms": float(call.get("latency_ms") or 0.0),
         "ttft_ms": call.get("ttft_ms"),
-        "error": call.get("error"),
+        "error": _error(call.get("error")),
         "sampling": sampling,
         "redactions": {},
         "truncated": False,

@@ -225,3 +225,18 @@ def test_sampler_disabled_passes_calls_through() -> None:
     client = sampler.instrument(FakeMessagesAPI().client())
     client.messages.create(model="m", max_tokens=5, messages=MESSAGES)
     assert sampler.stats()["seen"] == 0
+
+
+def test_oversized_call_is_truncated_not_dropped(memory) -> None:
+    sampler.init(app="t", rate=1.0, transport=memory, max_record_bytes=16_384)
+    long_text = "The parcel never came. " * 20_000 + "Contact: zoe@example.net"
+    assert sampler.record_call(model="m", input_messages=long_text, output_messages="Sorry to hear that.")
+    assert sampler.flush(5)
+    ((_, value, _),) = memory.messages
+    assert len(value) <= 16_384
+    (record,) = memory.records()
+    jsonschema.Draft202012Validator(sampler.json_schema()).validate(record)
+    assert record["truncated"] is True
+    assert record["redactions"] == {"email": 1}  # redacted before it was cut
+    assert record["output_messages"][0]["parts"][0]["content"] == "Sorry to hear that."
+    assert sampler.stats()["dropped"] == {}
