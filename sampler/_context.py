@@ -64,7 +64,7 @@ def current_trace_ids() -> tuple[int, int | None]:
     Deciding from the trace id (as OTel's TraceIdRatioBased does) makes every service
     and every instrumentation agree on which traces are kept.
     """
-    span = _get_context().get(_SPAN_KEY)
+    span: Any = _get_context().get(_SPAN_KEY)
     if span is not None:
         ctx = span.get_span_context()
         if ctx.trace_id:

@@ -108,7 +108,13 @@ class Sampler:
         else:
             self._start_worker()
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (s := ref()) is not None and s._after_fork())
+
+        def after_fork_in_child() -> None:
+            sampler = ref()
+            if sampler is not None:
+                sampler._after_fork()
+
+        os.register_at_fork(after_in_child=after_fork_in_child)
         self._stopped = False
 
     # -- state ----------------------------------------------------------------------
@@ -330,4 +336,10 @@ def register_atexit(get: Callable[[], Sampler | None]) -> None:
     global _atexit_registered
     if not _atexit_registered:
         _atexit_registered = True
-        atexit.register(lambda: (s := get()) is not None and s.shutdown(2.0))
+
+        def at_exit() -> None:
+            sampler = get()
+            if sampler is not None:
+                sampler.shutdown(2.0)
+
+        atexit.register(at_exit)

@@ -132,7 +132,7 @@ def _parse_servers(value: Any) -> tuple[str, ...]:
     return servers
 
 
-def _parse_patterns(value: Any) -> dict[str, str]:
+def _parse_patterns(value: Any) -> dict[str, Any]:
     """``{"ticket": r"TCK-\\d+"}`` or the env form ``"ticket=TCK-\\d+;order=ORD-\\d+"``."""
     if isinstance(value, str):
         pairs = {}

@@ -135,8 +135,23 @@ def rfc3339(epoch_ns: int) -> str:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False, default=str)
 
 
-def encode(record: dict[str, Any]) -> bytes:
+def _encode_stdlib(record: dict[str, Any]) -> bytes:
     return _ENCODER.encode(record).encode("utf-8")
+
+
+try:  # optional: ~30x faster than the stdlib encoder; not a dependency of the sampler extra
+    import orjson
+
+    _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+    def _encode_orjson(record: dict[str, Any]) -> bytes:
+        return orjson.dumps(record, default=str, option=_ORJSON_OPTIONS)
+
+    JSON_ENCODER = "orjson"
+    encode = _encode_orjson
+except ImportError:  # pragma: no cover - exercised by the sampler-only install test
+    JSON_ENCODER = "json"
+    encode = _encode_stdlib
 
 
 def _strings(node: Any, out: list[tuple[Any, Any, int]]) -> None:
