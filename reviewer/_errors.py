@@ -2,6 +2,7 @@
 
     TastevinError                 root: every error Tastevin raises on purpose
     ├── ConfigError               a bad setting; the message says how to fix it
+    ├── StoreError                the store could not be reached or migrated
     └── BrokerError               the embedded broker could not start or stop
 """
 
@@ -18,3 +19,7 @@ class ConfigError(TastevinError):
 
 class BrokerError(TastevinError):
     """The embedded development broker failed."""
+
+
+class StoreError(TastevinError):
+    """The store could not be reached or migrated; the message says what to check."""

@@ -14,6 +14,7 @@ import click
 
 from ._errors import TastevinError
 from .broker import DEFAULT_STORAGE, EmbeddedBroker
+from .store import DB_URL_ENV, DEFAULT_DB_URL
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "TASTEVIN"})
@@ -56,6 +57,77 @@ def broker(host: str, port: int, storage: str) -> None:
         embedded.stop()
     if code not in (None, 0):
         raise TastevinError(f"the broker exited with code {code}")
+
+
+# --- tastevin db: the store's schema -------------------------------------------------------
+# The store is imported inside the commands: SQLAlchemy and Alembic take seconds to import.
+
+_db_option = click.option(
+    "--db", "db_url", default=DEFAULT_DB_URL, show_default=True, envvar=DB_URL_ENV, show_envvar=True,
+    help="Store URL: sqlite:///FILE (a file in the working directory) or postgresql://user:password@host:5432/dbname.",
+)
+
+
+@cli.group()
+def db() -> None:
+    """Manage the store's schema (SQLite file or PostgreSQL).
+
+    A SQLite file is upgraded automatically when a command opens it; a PostgreSQL
+    database is shared and only upgraded by `tastevin db upgrade`.
+    """
+
+
+@db.command("upgrade")
+@_db_option
+def db_upgrade(db_url: str) -> None:
+    """Migrate the store to this tastevin's schema (creates it if empty); safe to re-run.
+
+    Concurrent runs against one database are serialised: the second waits, then finds
+    nothing to do. Prints the revision the database is at afterwards.
+    """
+    from .store import display_url, make_engine
+    from .store.migrate import upgrade_from
+
+    engine = make_engine(db_url)
+    try:
+        before, after = upgrade_from(engine)
+    finally:
+        engine.dispose()
+    where = display_url(engine.url)
+    if before == after:
+        click.echo(f"{where}: already at revision {after}")
+    else:
+        click.echo(f"{where}: upgraded from {before or 'an empty database'} to revision {after}")
+
+
+@db.command("current")
+@_db_option
+def db_current(db_url: str) -> None:
+    """Print the store's schema revision and whether it is this tastevin's head."""
+    from .store import display_url, make_engine
+    from .store.migrate import current_revision, head_revision
+
+    engine = make_engine(db_url)
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    where = display_url(engine.url)
+    if current == head:
+        click.echo(f"{where}: at revision {current} (head)")
+    else:
+        click.echo(f"{where}: at revision {current or 'none (no tastevin schema yet)'}; this tastevin needs "
+                   f"{head}: run `tastevin db upgrade --db {where}`")
+
+
+def _register_commands() -> None:
+    from .ingest.command import ingest
+
+    cli.add_command(ingest)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -1,0 +1,99 @@
+"""The ``tastevin ingest`` command (registered on the CLI group in ``reviewer.cli``)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..store import DEFAULT_DB_URL
+
+KAFKA_SECURITY_ENV = {
+    "security_protocol": "TASTEVIN_KAFKA_SECURITY_PROTOCOL",
+    "sasl_mechanism": "TASTEVIN_KAFKA_SASL_MECHANISM",
+    "sasl_plain_username": "TASTEVIN_KAFKA_SASL_USERNAME",
+    "sasl_plain_password": "TASTEVIN_KAFKA_SASL_PASSWORD",
+    "ssl_cafile": "TASTEVIN_KAFKA_SSL_CAFILE",
+    "ssl_certfile": "TASTEVIN_KAFKA_SSL_CERTFILE",
+    "ssl_keyfile": "TASTEVIN_KAFKA_SSL_KEYFILE",
+}
+
+
+def _echo(line: str) -> None:
+    click.echo(line, err=True)
+    sys.stderr.flush()
+
+
+@click.command()
+@click.option("--bootstrap-servers", default="127.0.0.1:9092", show_default=True, show_envvar=True,
+              envvar="TASTEVIN_KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers, comma-separated.")
+@click.option("--topic", default="tastevin.samples", show_default=True, show_envvar=True, envvar="TASTEVIN_TOPIC",
+              help="Topic the samplers write to.")
+@click.option("--group-id", default="tastevin-ingest", show_default=True, show_envvar=True,
+              envvar="TASTEVIN_INGEST_GROUP_ID",
+              help="Consumer group; processes with the same group split the partitions.")
+@click.option("--db", "db_url", default=DEFAULT_DB_URL, show_default=True, show_envvar=True,
+              envvar="TASTEVIN_DB_URL", help="Store URL: sqlite:///FILE or postgresql://USER@HOST/DB.")
+@click.option("--batch-size", default=2000, show_default=True, show_envvar=True, envvar="TASTEVIN_INGEST_BATCH_SIZE",
+              type=click.IntRange(1, 100_000), help="Records per poll and per database transaction.")
+@click.option("--until-idle", "until_idle_s", type=click.FloatRange(0), default=None, show_envvar=True,
+              envvar="TASTEVIN_INGEST_UNTIL_IDLE", metavar="SECONDS",
+              help="Exit 0 after SECONDS with nothing new (for jobs and tests). Default: run until stopped.")
+@click.option("--max-record-bytes", default=1024 * 1024, show_default=True, show_envvar=True,
+              envvar="TASTEVIN_INGEST_MAX_RECORD_BYTES", type=click.IntRange(1024),
+              help="Larger messages go to the dead-letter table as 'oversize'.")
+@click.option("--session-timeout-ms", default=10_000, show_default=True, show_envvar=True,
+              envvar="TASTEVIN_INGEST_SESSION_TIMEOUT_MS", type=click.IntRange(1000),
+              help="Consumer group session timeout; the heartbeat is a third of it.")
+@click.option("--progress-every", "progress_every_s", default=10.0, show_default=True, show_envvar=True,
+              envvar="TASTEVIN_INGEST_PROGRESS_EVERY", type=click.FloatRange(0.1), metavar="SECONDS",
+              help="Print a progress line (records/s, lag, dead-lettered) this often.")
+def ingest(
+    bootstrap_servers: str,
+    topic: str,
+    group_id: str,
+    db_url: str,
+    batch_size: int,
+    until_idle_s: float | None,
+    max_record_bytes: int,
+    session_timeout_ms: int,
+    progress_every_s: float,
+) -> None:
+    """Consume sampled calls from Kafka into the store.
+
+    Offsets are committed only after the database commit: a crash loses nothing and a
+    redelivery duplicates nothing. Malformed records go to the dead_letter table with
+    a reason. Run several processes with the same --group-id to split the partitions.
+    SASL/SSL: TASTEVIN_KAFKA_SECURITY_PROTOCOL, _SASL_MECHANISM, _SASL_USERNAME,
+    _SASL_PASSWORD, _SSL_CAFILE, _SSL_CERTFILE, _SSL_KEYFILE.
+    """
+    import os
+
+    from ..store import ensure_schema, make_engine
+    from .consumer import IngestConfig, Ingester
+    from .writer import BatchWriter
+
+    servers = tuple(s.strip() for s in bootstrap_servers.split(",") if s.strip())
+    if not servers:
+        raise click.BadParameter("give at least one host:port", param_hint="--bootstrap-servers")
+    security = {option: os.environ[env] for option, env in KAFKA_SECURITY_ENV.items() if os.environ.get(env)}
+    config = IngestConfig(
+        bootstrap_servers=servers,
+        topic=topic,
+        group_id=group_id,
+        batch_size=batch_size,
+        until_idle_s=until_idle_s,
+        max_record_bytes=max_record_bytes,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=max(300, session_timeout_ms // 3),
+        progress_every_s=progress_every_s,
+        kafka=security,
+    )
+    engine = make_engine(db_url)
+    ensure_schema(engine)
+    ingester = Ingester(config, BatchWriter(engine), echo=_echo)
+    ingester.install_signal_handlers()
+    _echo(f"ingest: {','.join(servers)} topic {topic} group {group_id} → {engine.url.render_as_string(hide_password=True)}")
+    code = ingester.run()
+    engine.dispose()
+    sys.exit(code)

@@ -1,0 +1,329 @@
+"""The tables of the store (design "Contract 2"), as SQLModel models.
+
+All models share one ``MetaData`` with a naming convention (``STORE_METADATA``), kept
+apart from ``SQLModel.metadata`` so a host application's own SQLModel tables never mix
+with ours, and so every constraint has a stable name that Alembic can drop on SQLite.
+
+Conventions:
+
+* Timestamps are :class:`UTCDateTime`: stored in UTC (``timestamptz`` on PostgreSQL),
+  always read back timezone-aware; a naive datetime on write is taken to be UTC.
+* JSON columns are ``JSON`` (``JSONB`` on PostgreSQL). Python ``None`` in a nullable
+  JSON column is SQL ``NULL``. In-place mutation of a loaded dict/list is not tracked:
+  assign a new value to persist a change.
+* The allowed values of status-like columns are listed below (``RUN_STATUSES`` …) and
+  enforced by CHECK constraints.
+
+This module deliberately has no ``from __future__ import annotations``: SQLModel reads
+the annotations at class creation.
+"""
+
+import warnings
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+STORE_METADATA = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+VERDICTS = ("pass", "fail", "unscored")
+REVIEW_VERDICTS = ("pass", "fail")
+RUN_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+RUN_MODES = ("sync", "batch")
+RUN_TRIGGERS = ("schedule", "manual")
+ALERT_KINDS = ("score_drop", "drift", "volume")
+ALERT_STATUSES = ("firing", "resolved")
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "disabled")
+DEAD_LETTER_REASONS = ("invalid_json", "invalid_utf8", "unknown_schema", "missing_field", "bad_type", "oversize")
+UNCATEGORIZED = "uncategorized"
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC (the default of every ``*_at`` column)."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always hands back aware UTC datetimes.
+
+    SQLite has no time zone type: values are converted to UTC before they are stored,
+    so text order is time order, and UTC is attached again when read.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _json(*, nullable: bool = False) -> sa.types.TypeEngine[Any]:
+    # none_as_null: Python None means SQL NULL, not the JSON literal 'null'.
+    return sa.JSON(none_as_null=nullable).with_variant(JSONB(none_as_null=nullable), "postgresql")
+
+
+JSON_TYPE = _json()
+NULLABLE_JSON_TYPE = _json(nullable=True)
+
+
+def _check_in(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
+    allowed = ", ".join(f"'{value}'" for value in values)
+    return sa.CheckConstraint(f'"{column}" IN ({allowed})', name=column)
+
+
+class StoreModel(SQLModel, registry=registry(metadata=STORE_METADATA)):
+    """Base of every Tastevin table: their own metadata, separate from ``SQLModel.metadata``."""
+
+
+# `schema` shadows the long-deprecated pydantic `BaseModel.schema()`; the column must
+# keep the wire record's name, and nothing here calls that method.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message='Field name "schema"', category=UserWarning)
+
+    class SampleBase(StoreModel):
+        """The content of one wire record (``tastevin.sample/v1``), flattened.
+
+        ``usage``, ``error`` and ``sampling`` are spread into columns; ``input_chars`` /
+        ``output_chars`` are the text lengths of the messages, kept for drift statistics.
+        """
+
+        sample_id: str = Field(primary_key=True, max_length=32)
+        schema: str  # type: ignore[assignment]  # shadows the deprecated BaseModel.schema()
+        trace_id: str = Field(max_length=32, index=True)
+        span_id: str | None = None
+        ts: datetime = Field(sa_type=UTCDateTime, index=True)
+        app: str = Field(index=True)
+        env: str
+        release: str
+        category: str = Field(default=UNCATEGORIZED, index=True)
+        provider: str
+        operation: str
+        request_model: str = Field(index=True)
+        response_model: str | None = None
+        params: dict[str, Any] = Field(default_factory=dict, sa_type=JSON_TYPE)
+        system_instructions: list[dict[str, Any]] | None = Field(default=None, sa_type=NULLABLE_JSON_TYPE)
+        input_messages: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON_TYPE)
+        output_messages: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON_TYPE)
+        finish_reason: str | None = None
+        input_tokens: int | None = None
+        output_tokens: int | None = None
+        cache_read_input_tokens: int | None = None
+        cache_write_input_tokens: int | None = None
+        latency_ms: float
+        ttft_ms: float | None = None
+        error_type: str | None = None
+        error_message: str | None = Field(default=None, sa_type=sa.Text)
+        sampling_rate: float
+        sampling_rule: str
+        redactions: dict[str, int] = Field(default_factory=dict, sa_type=JSON_TYPE)
+        truncated: bool = False
+        attributes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON_TYPE)
+        input_chars: int = 0
+        output_chars: int = 0
+
+    class Sample(SampleBase, table=True):
+        """One ingested record; ``sample_id`` is the primary key, so redelivery is a no-op.
+
+        Keeps the Kafka topic/partition/offset it came from, for provenance.
+        """
+
+        __tablename__ = "sample"
+        __table_args__ = (
+            sa.Index("ix_sample_category_ts", "category", "ts"),
+            sa.Index("ix_sample_app_ts", "app", "ts"),
+        )
+
+        kafka_topic: str
+        kafka_partition: int
+        kafka_offset: int = Field(sa_type=sa.BigInteger)
+        ingested_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class DeadLetter(StoreModel, table=True):
+    """A Kafka record that could not be ingested: raw bytes (capped), where it came from, why.
+
+    Unique on (topic, partition, offset), so a redelivered poison record is stored once.
+    ``reason`` is a short machine reason (see ``DEAD_LETTER_REASONS``), ``detail`` the
+    human message; ``raw_size`` is the original size when ``raw`` was capped.
+    """
+
+    __tablename__ = "dead_letter"
+    __table_args__ = (sa.UniqueConstraint("topic", "partition", "offset"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str
+    partition: int
+    offset: int = Field(sa_type=sa.BigInteger)
+    key: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    raw: bytes = Field(sa_type=sa.LargeBinary)
+    raw_size: int
+    reason: str
+    detail: str = Field(sa_type=sa.Text)
+    received_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)
+
+
+class Rubric(StoreModel, table=True):
+    """A rubric as loaded from its file; ``version`` is a short content hash (16 hex).
+
+    Unique on (name, version): loading an unchanged file again finds the existing row.
+    """
+
+    __tablename__ = "rubric"
+    __table_args__ = (sa.UniqueConstraint("name", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    version: str
+    content_hash: str = Field(max_length=64)
+    categories: list[str] = Field(default_factory=list, sa_type=JSON_TYPE)
+    criteria: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON_TYPE)
+    checks: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON_TYPE)
+    pass_rule: dict[str, Any] = Field(default_factory=dict, sa_type=JSON_TYPE)
+    judge_model: str | None = None
+    judge_fraction: float = 1.0
+    source_path: str | None = None
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class JudgeRun(StoreModel, table=True):
+    """One scheduled or manual judge run: ``pending → running → completed | failed | cancelled``.
+
+    ``heartbeat_at`` / ``worker_id`` let workers sharing one database claim runs and
+    take over runs whose worker died.
+    """
+
+    __tablename__ = "judge_run"
+    __table_args__ = (
+        _check_in("status", RUN_STATUSES),
+        _check_in("mode", RUN_MODES),
+        _check_in("trigger", RUN_TRIGGERS),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: str = Field(default="pending", index=True)
+    mode: str = "sync"
+    trigger: str = "manual"
+    rubric_names: list[str] = Field(default_factory=list, sa_type=JSON_TYPE)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    worker_id: str | None = None
+    judged: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    passed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    failed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    unscored: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    input_tokens: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    output_tokens: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    cost_usd: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
+    budget_usd: float | None = None
+    avg_latency_ms: float | None = None
+    provider_batch_id: str | None = Field(default=None, index=True)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class Judgment(StoreModel, table=True):
+    """One verdict per (sample, rubric version, judge model) — enforced by a unique constraint.
+
+    ``verdict`` is pass / fail / unscored (``unscored_reason`` says why); ``criteria``
+    holds the per-criterion results with explanations, ``checks`` the rule check results,
+    ``raw_reply`` the judge's reply as received.
+
+    Finding "samples not yet judged for rubric version V by model M" is an anti-join
+    served by two indexes: the unique constraint (sample_id, rubric_version, judge_model)
+    answers the per-sample probe, ``ix_judgment_rubric_version_judge_model_sample_id``
+    lists everything already judged for (V, M) without touching other versions.
+    """
+
+    __tablename__ = "judgment"
+    __table_args__ = (
+        sa.UniqueConstraint("sample_id", "rubric_version", "judge_model"),
+        sa.Index("ix_judgment_rubric_version_judge_model_sample_id", "rubric_version", "judge_model", "sample_id"),
+        _check_in("verdict", VERDICTS),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sample_id: str = Field(foreign_key="sample.sample_id", max_length=32, index=True)
+    rubric_name: str
+    rubric_version: str
+    judge_model: str
+    verdict: str = Field(index=True)
+    unscored_reason: str | None = Field(default=None, sa_type=sa.Text)
+    criteria: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON_TYPE)
+    checks: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON_TYPE)
+    raw_reply: str | None = Field(default=None, sa_type=sa.Text)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    run_id: int | None = Field(default=None, foreign_key="judge_run.id", index=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)
+
+
+class Review(StoreModel, table=True):
+    """A person's verdict on a sample, and whether it agrees with the judge's verdict."""
+
+    __tablename__ = "review"
+    __table_args__ = (_check_in("verdict", REVIEW_VERDICTS),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sample_id: str = Field(foreign_key="sample.sample_id", max_length=32, index=True)
+    judgment_id: int | None = Field(default=None, foreign_key="judgment.id")
+    reviewer: str
+    verdict: str
+    agrees_with_judge: bool | None = None
+    note: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class Alert(StoreModel, table=True):
+    """What fired, on which ``key`` (e.g. ``score_drop:billing``), observed vs expected.
+
+    ``statistic`` holds the test's details (name, counts, interval); delivery is tracked
+    separately from firing, so a failed webhook is retried without firing again.
+    """
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        _check_in("status", ALERT_STATUSES),
+        _check_in("delivery_status", DELIVERY_STATUSES),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    key: str = Field(index=True)
+    status: str = Field(default="firing", index=True)
+    fired_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    observed: float | None = None
+    expected: float | None = None
+    statistic: dict[str, Any] = Field(default_factory=dict, sa_type=JSON_TYPE)
+    p_value: float | None = None
+    message: str = Field(sa_type=sa.Text)
+    delivery_status: str = "pending"
+    delivery_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_delivery_error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+TABLES = ("sample", "dead_letter", "rubric", "judge_run", "judgment", "review", "alert")
