@@ -272,3 +272,35 @@ def test_postgres_restarted_mid_ingest(broker: EmbeddedBroker, pg_cluster: Any, 
     assert ingester.stats.db_retries > 0
     stored = sample_ids(pg_url)
     assert len(stored) == 2000 and set(stored) == {r["sample_id"] for r in first + second}
+
+
+@pytest.mark.slow
+def test_broker_restarted_mid_ingest(broker_factory: Any, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    broker = broker_factory()
+    port = broker.port
+    create_topic(broker.bootstrap_servers, partitions=2)
+    engine = make_engine(url)
+    ensure_schema(engine, auto_upgrade=True)
+    ingester = Ingester(config(broker.bootstrap_servers, until_idle_s=None), BatchWriter(engine))
+    thread = threading.Thread(target=ingester.run)
+    thread.start()
+    first = [make_record(i) for i in range(300)]
+    produce(broker.bootstrap_servers, [encode(r) for r in first])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _count_or_zero(url) < 300:
+        time.sleep(0.2)
+    broker.kill()
+    time.sleep(3)  # the consumer notices and reconnects with backoff
+    assert thread.is_alive()
+    restarted = broker_factory(port)  # memory storage: an empty broker on the same address
+    create_topic(restarted.bootstrap_servers, partitions=2)
+    second = [make_record(i) for i in range(300, 600)]
+    produce(restarted.bootstrap_servers, [encode(r) for r in second])
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and _count_or_zero(url) < 600:
+        time.sleep(0.5)
+    ingester.request_stop()
+    thread.join(30)
+    engine.dispose()
+    assert set(sample_ids(url)) == {r["sample_id"] for r in first + second}
