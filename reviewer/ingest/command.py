@@ -67,6 +67,7 @@ def ingest(
     SASL/SSL: TASTEVIN_KAFKA_SECURITY_PROTOCOL, _SASL_MECHANISM, _SASL_USERNAME,
     _SASL_PASSWORD, _SSL_CAFILE, _SSL_CERTFILE, _SSL_KEYFILE.
     """
+    import gc
     import os
 
     from ..store import ensure_schema, make_engine
@@ -93,6 +94,10 @@ def ingest(
     ensure_schema(engine)
     ingester = Ingester(config, BatchWriter(engine), echo=_echo)
     ingester.install_signal_handlers()
+    # Everything alive now (SQLAlchemy, kafka-python, models) lives for the whole run:
+    # keep it out of the collector's full passes, which otherwise rescan it every batch.
+    gc.collect()
+    gc.freeze()
     _echo(f"ingest: {','.join(servers)} topic {topic} group {group_id} → {engine.url.render_as_string(hide_password=True)}")
     code = ingester.run()
     engine.dispose()

@@ -49,8 +49,8 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is not None:
-        value = value.astimezone(_UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        value = value.astimezone(_UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
 
 
 def _pg_datetime(value: datetime | None) -> datetime | None:
@@ -84,6 +84,23 @@ def _converters(table: Table, dialect: str) -> list[tuple[str, Callable[[Any], A
     return out
 
 
+def _row_to_tuple(columns: list[tuple[str, Callable[[Any], Any]]]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """Compile ``row → tuple`` for these columns once: a generator over 38 columns per row
+    costs more than the database insert itself."""
+    namespace: dict[str, Any] = {}
+    items = []
+    for i, (name, convert) in enumerate(columns):
+        getter = f"row.get({name!r})"
+        if convert is _identity:
+            items.append(getter)
+        else:
+            namespace[f"c{i}"] = convert
+            items.append(f"c{i}({getter})")
+    source = f"def to_tuple(row):\n    return ({', '.join(items)},)\n"
+    exec(compile(source, "<tastevin row_to_tuple>", "exec"), namespace)  # noqa: S102 - column names from our own table
+    return namespace["to_tuple"]  # type: ignore[no-any-return]
+
+
 def _fast_insert_sql(table: Table, dialect: str, conflict_key: str) -> str:
     quote = '"{}"'.format
     names = [column.name for column in table.columns]
@@ -108,12 +125,12 @@ class BatchWriter:
         if dialect not in ("sqlite", "postgresql"):
             raise NotImplementedError(f"unsupported database dialect {dialect!r} (use SQLite or PostgreSQL)")
         self._sample_sql = _fast_insert_sql(_SAMPLE, dialect, "sample_id")
-        self._sample_columns = _converters(_SAMPLE, dialect)
+        self._to_tuple = _row_to_tuple(_converters(_SAMPLE, dialect))
         self._insert_dead = _insert_ignoring_duplicates(_DEAD, dialect, ["topic", "partition", "offset"])
 
     def _tuples(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        columns = self._sample_columns
-        return [tuple(convert(row.get(name)) for name, convert in columns) for row in rows]
+        to_tuple = self._to_tuple
+        return [to_tuple(row) for row in rows]
 
     def write_batch(self, rows: Sequence[dict[str, Any]], dead: Sequence[dict[str, Any]]) -> None:
         """Insert in one transaction. Raises SQLAlchemy errors (the caller retries)."""
