@@ -59,7 +59,7 @@ def fill_topic(bootstrap: str, n: int) -> int:
     return size // n
 
 
-def raw_consume(bootstrap: str, n: int) -> float:
+def raw_consume(bootstrap: str, n: int, batch_size: int) -> float:
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
@@ -78,7 +78,7 @@ def raw_consume(bootstrap: str, n: int) -> float:
     last_at = 0.0
     deadline = time.monotonic() + 300
     while seen < n and time.monotonic() < deadline:
-        batch = consumer.poll(timeout_ms=500, max_records=2000)
+        batch = consumer.poll(timeout_ms=500, max_records=batch_size)
         got = sum(len(v) for v in batch.values())
         if got and first_at is None:
             first_at, first_size = time.perf_counter(), got
@@ -89,13 +89,13 @@ def raw_consume(bootstrap: str, n: int) -> float:
     return (seen - first_size) / elapsed if elapsed > 0 else 0.0
 
 
-def ingest(bootstrap: str, url: str, n: int, group: str) -> dict[str, Any]:
+def ingest(bootstrap: str, url: str, n: int, group: str, batch_size: int) -> dict[str, Any]:
     engine = make_engine(url)
     ensure_schema(engine, auto_upgrade=True)
     config = IngestConfig(
         bootstrap_servers=(bootstrap,),
         group_id=group,
-        batch_size=2000,
+        batch_size=batch_size,
         until_idle_s=3.0,
         session_timeout_ms=2000,
         heartbeat_interval_ms=500,
@@ -129,22 +129,25 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     args = parser.parse_args()
     n = 2_000 if args.quick else args.records
+    batch_size = 200 if args.quick else 2_000  # the quick run still needs several batches to time
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
         create_topic(broker.bootstrap_servers, partitions=4)
         console.print(f"[bold]Ingest benchmark[/]: filling the topic with {n:,} records")
         size = fill_topic(broker.bootstrap_servers, n)
         console.print("raw kafka-python consume (baseline)")
-        raw = raw_consume(broker.bootstrap_servers, n)
+        raw = raw_consume(broker.bootstrap_servers, n, batch_size)
         console.print("ingest → SQLite")
-        results["SQLite"] = ingest(broker.bootstrap_servers, f"sqlite:///{tmp}/bench.db", n, "bench-sqlite")
+        results["SQLite"] = ingest(
+            broker.bootstrap_servers, f"sqlite:///{tmp}/bench.db", n, "bench-sqlite", batch_size
+        )
         bin_dir = find_pg_bin()
         if bin_dir is not None:
             cluster = PostgresCluster(bin_dir=bin_dir).init().start()
             try:
                 console.print("ingest → PostgreSQL")
                 results["PostgreSQL"] = ingest(
-                    broker.bootstrap_servers, cluster.url(cluster.create_database("bench")), n, "bench-pg"
+                    broker.bootstrap_servers, cluster.url(cluster.create_database("bench")), n, "bench-pg", batch_size
                 )
             finally:
                 cluster.destroy()
