@@ -277,51 +277,82 @@ def _watch_stream(stream: Any, call: _Call, sampler: Sampler, sampling: dict[str
 
 
 # -- wrappers -----------------------------------------------------------------------------
+class _Begun:
+    """The decision taken before a sampled-or-maybe-erroring call, carried to its end."""
+
+    __slots__ = ("sampler", "sampling", "call", "trace_id", "span_id", "t0")
+
+    def __init__(
+        self, sampler: Sampler, sampling: dict[str, Any] | None, call: _Call | None, trace_id: int, span_id: int | None
+    ) -> None:
+        self.sampler = sampler
+        self.sampling = sampling
+        self.call = call
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.t0 = _perf()
+
+
+def _begin(kwargs: dict[str, Any]) -> _Begun | None:
+    """Caller's thread, before the SDK call: None means "just call through"."""
+    sampler = STATE.sampler
+    if sampler is None:
+        return None
+    tags = current_tags()
+    trace_id, span_id = current_trace_ids()
+    sampling = sampler.decide(trace_id, tags.category if tags is not None else None)
+    if sampling is None and not sampler.sample_errors:
+        return None
+    call = _Call(kwargs, trace_id, span_id, bool(kwargs.get("stream"))) if sampling is not None else None
+    return _Begun(sampler, sampling, call, trace_id, span_id)
+
+
+def _failed(begun: _Begun, kwargs: dict[str, Any], exc: BaseException) -> None:
+    """The SDK call raised: record it (errors are samples too). Never raises."""
+    try:
+        call = begun.call
+        if call is None:
+            call = _Call(kwargs, begun.trace_id, begun.span_id, False)
+            call.t0 = begun.t0
+        call.latency_ms = (_perf() - call.t0) * 1000.0
+        call.error = exc
+        _submit(begun.sampler, call, begun.sampling)
+    except Exception as inner:  # noqa: BLE001 - host-facing: never raise into the app
+        _internal_error(begun.sampler, inner)
+
+
+def _returned(begun: _Begun, kwargs: dict[str, Any], result: Any, is_async: bool) -> None:
+    """The SDK call returned: record the message, or observe the stream. Never raises."""
+    try:
+        call = begun.call
+        if call is None:
+            if kwargs.get("stream"):  # unsampled stream: watched only for a mid-stream error
+                _watch_stream(result, _Call(kwargs, begun.trace_id, begun.span_id, False), begun.sampler, None, is_async)
+        elif call.stream:
+            _watch_stream(result, call, begun.sampler, begun.sampling, is_async)
+        else:
+            call.latency_ms = (_perf() - call.t0) * 1000.0
+            call.response = result
+            _submit(begun.sampler, call, begun.sampling)
+    except Exception as exc:  # noqa: BLE001 - host-facing: never raise into the app
+        _internal_error(begun.sampler, exc)
+
+
 def _wrap_sync_create(original: Any) -> Any:
     def create(*args: Any, **kwargs: Any) -> Any:
-        sampler = STATE.sampler
-        if sampler is None:
+        begun = _begin(kwargs)
+        if begun is None:
             return original(*args, **kwargs)
-        tags = current_tags()
-        trace_id, span_id = current_trace_ids()
-        sampling = sampler.decide(trace_id, tags.category if tags is not None else None)
-        if sampling is None and not sampler.sample_errors:
-            return original(*args, **kwargs)
-        call = _Call(kwargs, trace_id, span_id, bool(kwargs.get("stream"))) if sampling is not None else None
-        t0 = _perf()
         token = IN_WRAPPED_CALL.set(True) if STATE.processors else None
         try:
             result = original(*args, **kwargs)
         except Exception as exc:
-            try:
-                if call is None:
-                    call = _Call(kwargs, trace_id, span_id, False)
-                    call.t0 = t0
-                call.latency_ms = (_perf() - call.t0) * 1000.0
-                call.error = exc
-                _submit(sampler, call, sampling)
-            except Exception as inner:  # noqa: BLE001 - host-facing: never raise into the app
-                _internal_error(sampler, inner)
+            _failed(begun, kwargs, exc)
             raise
         finally:
             if token is not None:
                 IN_WRAPPED_CALL.reset(token)
-        if call is None:
-            if kwargs.get("stream"):
-                try:
-                    _watch_stream(result, _Call(kwargs, trace_id, span_id, False), sampler, None, False)
-                except Exception as exc:  # noqa: BLE001
-                    _internal_error(sampler, exc)
-            return result
-        try:
-            if call.stream:
-                _watch_stream(result, call, sampler, sampling, False)
-            else:
-                call.latency_ms = (_perf() - call.t0) * 1000.0
-                call.response = result
-                _submit(sampler, call, sampling)
-        except Exception as exc:  # noqa: BLE001 - host-facing: never raise into the app
-            _internal_error(sampler, exc)
+        _returned(begun, kwargs, result, False)
         return result
 
     create.__wrapped__ = original  # type: ignore[attr-defined]
@@ -330,49 +361,19 @@ def _wrap_sync_create(original: Any) -> Any:
 
 def _wrap_async_create(original: Any) -> Any:
     async def create(*args: Any, **kwargs: Any) -> Any:
-        sampler = STATE.sampler
-        if sampler is None:
+        begun = _begin(kwargs)
+        if begun is None:
             return await original(*args, **kwargs)
-        tags = current_tags()
-        trace_id, span_id = current_trace_ids()
-        sampling = sampler.decide(trace_id, tags.category if tags is not None else None)
-        if sampling is None and not sampler.sample_errors:
-            return await original(*args, **kwargs)
-        call = _Call(kwargs, trace_id, span_id, bool(kwargs.get("stream"))) if sampling is not None else None
-        t0 = _perf()
         token = IN_WRAPPED_CALL.set(True) if STATE.processors else None
         try:
             result = await original(*args, **kwargs)
         except Exception as exc:
-            try:
-                if call is None:
-                    call = _Call(kwargs, trace_id, span_id, False)
-                    call.t0 = t0
-                call.latency_ms = (_perf() - call.t0) * 1000.0
-                call.error = exc
-                _submit(sampler, call, sampling)
-            except Exception as inner:  # noqa: BLE001 - host-facing: never raise into the app
-                _internal_error(sampler, inner)
+            _failed(begun, kwargs, exc)
             raise
         finally:
             if token is not None:
                 IN_WRAPPED_CALL.reset(token)
-        if call is None:
-            if kwargs.get("stream"):
-                try:
-                    _watch_stream(result, _Call(kwargs, trace_id, span_id, False), sampler, None, True)
-                except Exception as exc:  # noqa: BLE001
-                    _internal_error(sampler, exc)
-            return result
-        try:
-            if call.stream:
-                _watch_stream(result, call, sampler, sampling, True)
-            else:
-                call.latency_ms = (_perf() - call.t0) * 1000.0
-                call.response = result
-                _submit(sampler, call, sampling)
-        except Exception as exc:  # noqa: BLE001 - host-facing: never raise into the app
-            _internal_error(sampler, exc)
+        _returned(begun, kwargs, result, True)
         return result
 
     create.__wrapped__ = original  # type: ignore[attr-defined]
