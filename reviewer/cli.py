@@ -122,9 +122,12 @@ def db_current(db_url: str) -> None:
 
 
 def _register_commands() -> None:
+    from judge.cli_rubrics import rubrics
+
     from .ingest.command import ingest
 
     cli.add_command(ingest)
+    cli.add_command(rubrics)
 
 
 _register_commands()
