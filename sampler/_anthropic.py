@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ._context import current_trace_ids, current_tags
+from ._context import current_span_ids, current_tags, current_trace_ids, trace_id_with_low_bits
 from ._core import Pending, Sampler
 from ._semconv import (
     _get,
@@ -51,6 +52,8 @@ _PARAM_KEYS = (
     "speed",
 )
 _perf = time.perf_counter
+_randbits = random.getrandbits
+_LOW64 = (1 << 64) - 1
 _wall = time.time_ns
 
 
@@ -278,64 +281,80 @@ def _watch_stream(stream: Any, call: _Call, sampler: Sampler, sampling: dict[str
 
 # -- wrappers -----------------------------------------------------------------------------
 class _Begun:
-    """The decision taken before a sampled-or-maybe-erroring call, carried to its end."""
+    """The decision taken before a sampled call, carried to its end."""
 
-    __slots__ = ("sampler", "sampling", "call", "trace_id", "span_id", "t0")
+    __slots__ = ("sampler", "sampling", "call")
 
-    def __init__(
-        self, sampler: Sampler, sampling: dict[str, Any] | None, call: _Call | None, trace_id: int, span_id: int | None
-    ) -> None:
+    def __init__(self, sampler: Sampler, sampling: dict[str, Any], call: _Call) -> None:
         self.sampler = sampler
         self.sampling = sampling
         self.call = call
-        self.trace_id = trace_id
-        self.span_id = span_id
-        self.t0 = _perf()
 
 
-def _begin(kwargs: dict[str, Any]) -> _Begun | None:
+# Not sampled, but an error would be: no allocation on this, the common path.
+_ERRORS_ONLY = object()
+
+
+def _begin(kwargs: dict[str, Any]) -> _Begun | object | None:
     """Caller's thread, before the SDK call: None means "just call through"."""
     sampler = STATE.sampler
     if sampler is None:
         return None
     tags = current_tags()
+    ids = current_span_ids()
+    # Outside a span, draw only the 64 bits the decision reads; build the full trace id
+    # only for a sampled call (it keeps those bits, so the rule still holds for the record).
+    low64 = ids[0] & _LOW64 if ids is not None else _randbits(64)
+    sampling = sampler.decide_low64(low64, tags.category if tags is not None else None)
+    if sampling is not None:
+        trace_id, span_id = ids if ids is not None else (trace_id_with_low_bits(low64), None)
+        return _Begun(sampler, sampling, _Call(kwargs, trace_id, span_id, bool(kwargs.get("stream"))))
+    return _ERRORS_ONLY if sampler.sample_errors else None
+
+
+def _unsampled_call(kwargs: dict[str, Any], t0: float) -> _Call:
     trace_id, span_id = current_trace_ids()
-    sampling = sampler.decide(trace_id, tags.category if tags is not None else None)
-    if sampling is None and not sampler.sample_errors:
-        return None
-    call = _Call(kwargs, trace_id, span_id, bool(kwargs.get("stream"))) if sampling is not None else None
-    return _Begun(sampler, sampling, call, trace_id, span_id)
+    call = _Call(kwargs, trace_id, span_id, False)
+    call.t0 = t0
+    return call
 
 
-def _failed(begun: _Begun, kwargs: dict[str, Any], exc: BaseException) -> None:
+def _failed(begun: _Begun | object, kwargs: dict[str, Any], exc: BaseException, t0: float) -> None:
     """The SDK call raised: record it (errors are samples too). Never raises."""
+    sampler = begun.sampler if isinstance(begun, _Begun) else STATE.sampler
     try:
-        call = begun.call
-        if call is None:
-            call = _Call(kwargs, begun.trace_id, begun.span_id, False)
-            call.t0 = begun.t0
+        if sampler is None:
+            return
+        if isinstance(begun, _Begun):
+            call, sampling = begun.call, begun.sampling
+        else:
+            call, sampling = _unsampled_call(kwargs, t0), None
         call.latency_ms = (_perf() - call.t0) * 1000.0
         call.error = exc
-        _submit(begun.sampler, call, begun.sampling)
+        _submit(sampler, call, sampling)
     except Exception as inner:  # noqa: BLE001 - host-facing: never raise into the app
-        _internal_error(begun.sampler, inner)
+        _internal_error(sampler, inner)
 
 
-def _returned(begun: _Begun, kwargs: dict[str, Any], result: Any, is_async: bool) -> None:
+def _returned(begun: _Begun | object, kwargs: dict[str, Any], result: Any, is_async: bool, t0: float) -> None:
     """The SDK call returned: record the message, or observe the stream. Never raises."""
+    sampler = begun.sampler if isinstance(begun, _Begun) else STATE.sampler
     try:
-        call = begun.call
-        if call is None:
+        if sampler is None:
+            return
+        if not isinstance(begun, _Begun):
             if kwargs.get("stream"):  # unsampled stream: watched only for a mid-stream error
-                _watch_stream(result, _Call(kwargs, begun.trace_id, begun.span_id, False), begun.sampler, None, is_async)
-        elif call.stream:
-            _watch_stream(result, call, begun.sampler, begun.sampling, is_async)
+                _watch_stream(result, _unsampled_call(kwargs, t0), sampler, None, is_async)
+            return
+        call = begun.call
+        if call.stream:
+            _watch_stream(result, call, sampler, begun.sampling, is_async)
         else:
             call.latency_ms = (_perf() - call.t0) * 1000.0
             call.response = result
-            _submit(begun.sampler, call, begun.sampling)
+            _submit(sampler, call, begun.sampling)
     except Exception as exc:  # noqa: BLE001 - host-facing: never raise into the app
-        _internal_error(begun.sampler, exc)
+        _internal_error(sampler, exc)
 
 
 def _wrap_sync_create(original: Any) -> Any:
@@ -343,16 +362,18 @@ def _wrap_sync_create(original: Any) -> Any:
         begun = _begin(kwargs)
         if begun is None:
             return original(*args, **kwargs)
+        t0 = _perf()
         token = IN_WRAPPED_CALL.set(True) if STATE.processors else None
         try:
             result = original(*args, **kwargs)
         except Exception as exc:
-            _failed(begun, kwargs, exc)
+            _failed(begun, kwargs, exc, t0)
             raise
         finally:
             if token is not None:
                 IN_WRAPPED_CALL.reset(token)
-        _returned(begun, kwargs, result, False)
+        if begun is not _ERRORS_ONLY or kwargs.get("stream"):
+            _returned(begun, kwargs, result, False, t0)
         return result
 
     create.__wrapped__ = original  # type: ignore[attr-defined]
@@ -364,16 +385,18 @@ def _wrap_async_create(original: Any) -> Any:
         begun = _begin(kwargs)
         if begun is None:
             return await original(*args, **kwargs)
+        t0 = _perf()
         token = IN_WRAPPED_CALL.set(True) if STATE.processors else None
         try:
             result = await original(*args, **kwargs)
         except Exception as exc:
-            _failed(begun, kwargs, exc)
+            _failed(begun, kwargs, exc, t0)
             raise
         finally:
             if token is not None:
                 IN_WRAPPED_CALL.reset(token)
-        _returned(begun, kwargs, result, True)
+        if begun is not _ERRORS_ONLY or kwargs.get("stream"):
+            _returned(begun, kwargs, result, True, t0)
         return result
 
     create.__wrapped__ = original  # type: ignore[attr-defined]

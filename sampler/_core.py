@@ -157,9 +157,13 @@ class Sampler:
 
     def decide(self, trace_id: int, category: str | None) -> dict[str, Any] | None:
         """The sampling entry for this trace id and category, or None. Never blocks."""
+        return self.decide_low64(trace_id & _TRACE_ID_MASK, category)
+
+    def decide_low64(self, low64: int, category: str | None) -> dict[str, Any] | None:
+        """As :meth:`decide`, given only the trace id's low 64 bits (what the rule reads)."""
         next(self._seen)
         entry = self._by_category.get(category, self._default) if category is not None else self._default
-        if (trace_id & _TRACE_ID_MASK) < entry[0]:
+        if low64 < entry[0]:
             return entry[1]
         return None
 
