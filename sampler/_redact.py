@@ -5,32 +5,38 @@ serialised; nothing here runs on the host app's thread. A :class:`Redactor` hold
 read-only compiled state, so any number of threads may share one. No text is ever logged.
 
 Built-in kinds, in precedence order. A span of text is redacted once, by the first kind
-that claims it; a later match that overlaps an earlier one is dropped whole:
+that claims it; a later match that runs into a claimed span keeps the part that is still
+valid on its own (an email's local part, a phone's leading groups), or is dropped:
 
 ``api_key`` > ``jwt`` > ``bearer`` > ``email`` > ``ipv6`` > ``iban`` > ``card`` >
 ``ipv4`` > ``phone`` > user kinds (in the order given).
 
-Secrets come first because they are the most specific shapes and contain digit runs that
-could otherwise read as cards or phones; a token after ``Bearer`` that is itself a JWT or
-API key is counted as that. IPv6 precedes the numeric kinds so ``::ffff:192.0.2.1`` is one
-address, and IBAN precedes card and phone because its BBAN is a long digit run.
+Secrets come first because they are the most specific shapes and hold digit runs that
+could otherwise read as cards or phones; a ``Bearer`` token that is itself a JWT or API
+key is counted as that. IPv6 precedes the numeric kinds so ``::ffff:192.0.2.1`` is one
+address, and IBAN precedes card and phone because its account number is a long digit run.
 
-How it stays fast (the worker must keep up with ~20k records/s, so a clean 2 KB text gets
-a few microseconds): a regex that has to try every position costs ~10 ns per character in
-CPython, so no built-in pattern ever scans the whole text. Instead the text is mapped once
-through ``bytes.translate`` into a *shape* (digits, hex letters, ``.`` and ``:`` become
-``0``; letters fold to lower case; ``s`` and ``k`` merge), and a handful of literal
-``bytes.find`` needles on the shape, plus single-character ``in`` checks on the text,
-locate the few places worth a closer look. The exact patterns, and the Luhn, ISO 13616
-mod-97 and :mod:`ipaddress` checks, run only there. Non-Latin-1 characters become ``?`` in
-the shape, which keeps shape offsets equal to text offsets.
+Speed is the design constraint: the worker must keep up with ~20k records/s. A regex that
+has to be tried at every position costs ~10 ns per character in CPython, so no built-in
+pattern scans a whole text. Instead the text is mapped once through ``bytes.translate``
+into a *shape* (see ``_SHAPE``), in which a few literal needles and one regex with a
+one-byte literal prefix find the handful of places worth a closer look; single-character
+``in`` checks gate the rare kinds. The exact patterns, and the Luhn, ISO 13616 mod-97 and
+:mod:`ipaddress` checks, run only there. Non-Latin-1 characters become ``?`` in the shape,
+which keeps shape offsets equal to text offsets.
+
+Not detected, by design or as known gaps: phone numbers without any separator unless they
+start with ``+`` (``4155550132`` is as likely an order number), national numbers written
+in pairs (``01 23 45 67 89``), IPv4 addresses of four one-digit octets (``1.1.1.1``),
+lower-case IBANs, a token after lower-case ``bearer`` unless it is a JWT or a known key
+format, and digit-free keys (a 20-character AWS key id without a digit is 1 in 180).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["BUILTIN_KINDS", "Redactor"]
@@ -47,134 +53,143 @@ BUILTIN_KINDS: tuple[str, ...] = (
     "phone",
 )
 _RANK = {kind: i for i, kind in enumerate(BUILTIN_KINDS)}
-
 _KIND_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
-# A (start, end, kind) span; kind None marks an existing marker, protected but not counted.
+# (start, end, kind); kind None marks an existing marker: protected, not counted.
 _Span = tuple[int, int, "str | None"]
+# (precedence rank, start, end, kind) before overlaps are resolved.
+_Found = list[tuple[int, int, int, str]]
+
+_MARKER_PREFIX = "[REDACTED:"
+_MARKER = re.compile(r"\[REDACTED:[a-z][a-z0-9_]{0,31}\]")
+_MARKERS = {kind: f"[REDACTED:{kind}]" for kind in BUILTIN_KINDS}
 
 
 def _build_shape() -> bytes:
     table = bytearray(range(256))
     for ch in b"0123456789.":
         table[ch] = ord("0")
-    for ch in b"kxKSB-":
+    for ch in b"-:kxKSB":
         table[ch] = 1
     return bytes(table)
 
 
-# The shape: digits and "." become "0" and the trigger characters k x K S B - become \x01;
-# everything else maps to itself, so shape offsets equal text offsets.
+# The shape: digits and "." become "0"; the trigger characters - : k x K S B become \x01
+# (the "s k -", "x o x", "A K I A", "A S I A", "B earer", dash-grouped digits and IPv6
+# colons all have one); everything else maps to itself.
 _SHAPE = _build_shape()
-
-# Digit needles: 7+ digits/dots (contiguous cards and IBANs, IPv4, dotted phones, compact
-# international numbers) and a digit, a space, then 3 digits (grouped cards and IBANs,
-# spaced phones). Dash-grouped numbers are found by _TRIGGER.
-_NUMERIC_NEEDLES = (b"0000000", b"0 000")
-# One pass over the shape with a one-byte literal prefix (cheap to scan for) whose every
-# branch starts with a literal, which sre rejects without entering the branch: a miss costs
-# a few nanoseconds per trigger character.
+# 8+ digits and dots: contiguous cards and IBANs, IPv4, dotted phones, compact numbers.
+# (Seven would also catch "1.1.1.1", at the price of a false hit on every "1,299.00.")
+_RUN_NEEDLE = b"00000000"
+# A digit, a space, three digits: grouped cards and IBANs, spaced phone numbers.
+_SPACED_NEEDLE = b"0 000"
+# Decimals such as "1299.00." also make eight "0"s; a run must start like this to count.
+_RUN_SHAPES = re.compile(rb"\.*(?:[0-9]{8}|[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9]{3}\.[0-9]{3}\.[0-9]{4})")
+# Scanned for its one-byte literal prefix, which sre does quickly. Every branch starts with
+# a literal or a class, so sre rejects it without entering it: a trigger character in
+# ordinary prose costs a few tens of nanoseconds. Branches consume little, because matches
+# do not overlap and a consumed "-" could not start the next hit.
 _TRIGGER = re.compile(
     rb"""
     \x01
     (?:
-        \x01(?<=s\x01\x01)(?P<sk>)               # s k -
-      | o\x01[abprs]\x01(?P<slack>)              # x o x ? -
-      | IA(?<=A\x01IA)(?P<aws>)                  # A K I A, A S I A
-      | (?:earer|EARER)[\ \t](?P<bearer>)        # B earer
-      | 000(?<=000\x01000)(?P<dash>)             # 415-555-0132, 4111-1111-...
+        IA(?<=A\x01IA)(?P<aws>)                     # AKIA, ASIA
+      | [eE](?:arer|ARER)[\ \t](?P<bearer>)          # Bearer, BEARER
+      | 000(?<=000\x01000)(?P<dash>)                # 415-555-0132, 4111-1111-...
+      | \x01(?:(?<=s\x01\x01)(?P<sk>)|(?P<v6a>))    # sk-   or   ::
+      | o\x01[abprs]\x01(?P<slack>)                # xoxb-
+      | [0a-fA-F](?=[0a-fA-F]{0,3}\x01(?:\x01|[0a-fA-F]{1,4}\x01))(?P<v6>)  # :db8:: :db8:1:
     )
     """,
     re.VERBOSE,
 )
-_WINDOW_BEFORE = 48  # longest candidate (an IBAN with spaces is 42) before its needle
-_WINDOW_AFTER = 80
+# A numeric candidate lies inside one *token* of the shape: a run of digits, separators,
+# parentheses, "+" and capitals (an IBAN's letters). A window runs from 18 characters
+# before a hit (an IBAN starts 16 before its first digit run) to the end of its token.
+_TOKEN = re.compile(rb"[0 ()+\x01A-Z]*")
+_TOKEN_BACK = 18
 
-_MARKER_PREFIX = "[REDACTED:"
-_MARKER = re.compile(r"\[REDACTED:[a-z][a-z0-9_]{0,31}\]")
-
-# Exact patterns, applied with .match() at the offsets the needles found.
-_SK = re.compile(r"(?<![A-Za-z0-9_\-])sk-(?P<body>[A-Za-z0-9_\-]{20,})")
+# Exact patterns, applied with .match() where the shape pointed.
+# "sk-" followed by a long hyphenated phrase is prose: a key's body holds a digit and a letter.
+_SK = re.compile(r"(?<![A-Za-z0-9_\-])sk-(?=[A-Za-z0-9_\-]*?[0-9])(?=[A-Za-z0-9_\-]*?[A-Za-z])[A-Za-z0-9_\-]{20,}")
 _SLACK = re.compile(r"(?<![A-Za-z0-9])xox[abprs]-[A-Za-z0-9\-]{10,}")
 _AWS = re.compile(r"(?<![A-Za-z0-9])A[KS]IA[A-Z0-9]{16}(?![A-Za-z0-9])")
-# The "_" of these prefixes is rare in prose, so a literal-prefix scan for it is cheap.
+_BEARER = re.compile(r"(?<![A-Za-z0-9_])(?:Bearer|BEARER)[ \t]+(?P<tok>[A-Za-z0-9\-._~+/]+=*)")
+# "_" is rare in prose, so a literal-prefix scan for it is cheap when it is present.
 _UNDERSCORE = re.compile(
     r"_(?:(?<=gh[pousr]_)(?P<gh>)|(?<=github_pat_)(?P<ghpat>)|(?<=[sr]k_live_|[sr]k_test_)(?P<stripe>))"
 )
-_UNDERSCORE_START = {"gh": 3, "ghpat": 10, "stripe": 7}
+_UNDERSCORE_BACK = {"gh": 3, "ghpat": 10, "stripe": 7}
 _GITHUB_STRIPE = re.compile(
     r"(?<![A-Za-z0-9_])"
     r"(?:gh[pousr]_[A-Za-z0-9]{30,251}|github_pat_[A-Za-z0-9_]{22,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,})"
     r"(?![A-Za-z0-9_])"
 )
-# "J" is rare in prose, so when present a literal-prefix scan for "eyJ" is affordable.
 _JWT = re.compile(
-    r"eyJ(?<![A-Za-z0-9_\-]eyJ)[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}(?![A-Za-z0-9_\-])"
+    r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}(?![A-Za-z0-9_\-])"
 )
-# RFC 6750 b64token after the scheme word; only the token is replaced.
-_BEARER = re.compile(r"(?<![A-Za-z0-9_])(?:Bearer|bearer|BEARER)[ \t]+(?P<tok>[A-Za-z0-9\-._~+/]+=*)")
 _HAS_DIGIT = re.compile(r"[0-9]")
-_HAS_LETTER = re.compile(r"[A-Za-z]")
 
-# Email is anchored on each "@": the local part is matched on the reversed text to its left,
-# the domain forward from the "@".
-_EMAIL_LOCAL_REV = re.compile(r"[A-Za-z0-9._%+\-]{1,64}")
+# Email is anchored on each "@": the local part is matched on the reversed text to its left
+# (a forward pattern would be retried at every letter), the domain forward from the "@".
+# Local parts may hold any word character, so "josé.garcía@" is not cut to "a@"; domains
+# stay ASCII (IDNs appear as xn-- labels), so "example.jpです" ends at "jp".
+_EMAIL_LOCAL_REV = re.compile(r"[\w.%+\-]+")
 _EMAIL_DOMAIN = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
 )
 
 _IPV6_GATE = re.compile(r":[0-9A-Fa-f]{0,4}:")
-_IPV6_CAND = re.compile(
-    r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}(?![\w:\[]|\.[0-9])"
-)
+_IPV6_CAND = re.compile(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}(?![\w:\[]|\.[0-9\[])")
 _IPV6_GROUPS = re.compile(r"[0-9A-Fa-f]+")
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 # The digit-led kinds. The first character is a plain set; each branch then checks what came
 # before it with a fixed-width lookbehind that includes it. The IBAN branch lands on the
-# first check digit and is widened to the two country letters afterwards.
+# first check digit and is widened to the two country letters afterwards. Guards treat "]"
+# before and "[" after like the digits a marker replaced, so redacting twice changes nothing.
 _NUMERIC = re.compile(
     r"""
     [0-9+(]
+    (?<![0-9.][0-9])  # a digit inside a number: one cheap rejection for every branch
     (?:
-        (?<=[A-Z]{2}[0-9])(?<![A-Za-z0-9\]][A-Z]{2}[0-9])
-        (?P<iban>[0-9](?:\ ?[A-Z0-9]{4}){2,7}(?:\ ?[A-Z0-9]{1,3})?)(?![A-Za-z0-9\[])
-    |
-        # Not inside a word, a number, an amount, a path or a version.
-        (?<=[0-9])(?<![\w.,+\-/\#$€£%\]][0-9])
+        (?=[0-9\ .\-()]{6})  # short numbers ("14:30", "25 seats") end here, cheaply
         (?:
-            (?<=[2-6])  # card networks: 2 and 5 Mastercard, 3 Amex/Diners/JCB, 4 Visa, 6 Discover/UnionPay
-            (?P<card>
-                [0-9]{12,18}
-              | [0-9]{3}[\ \-][0-9]{4}[\ \-][0-9]{4}[\ \-][0-9]{1,4}(?:[\ \-][0-9]{1,3})?
-              | [0-9]{3}[\ \-][0-9]{6}[\ \-][0-9]{4,5}
-            )(?![\w\[\-])
-          | (?P<ipv4>[0-9]{0,2}(?:\.[0-9]{1,3}){3})(?![\w\[]|\.[0-9])
-          | (?P<nanp>
-                [0-9]{2}[\ .\-][0-9]{3}[\ .\-][0-9]{4}
-              | (?<=1)[\ .\-](?:[0-9]{3}[\ .\-]|\([0-9]{3}\)\ ?)[0-9]{3}[\ .\-][0-9]{4}
-            )(?![\w\[\-/]|[.,:][0-9])
-          | (?<=0)(?P<trunk>[1-9][0-9]{0,3}[\ \-][0-9]{3,8}(?:[\ \-][0-9]{3,4})?)
-            (?![\w\[\-/]|[.,:][0-9])
+            # Not inside a word, an amount, a path or a range.
+            (?<![\w,+\-/\#$€£%\]][0-9])(?<=[0-9])
+            (?:
+                (?<=[2-6])  # networks: 2/5 Mastercard, 3 Amex/Diners/JCB, 4 Visa, 6 Discover/UnionPay
+                (?P<card>
+                    [0-9]{12,18}
+                  | [0-9]{3}[\ \-][0-9]{4}[\ \-][0-9]{4}[\ \-][0-9]{1,4}(?:[\ \-][0-9]{1,3})?
+                  | [0-9]{3}[\ \-][0-9]{6}[\ \-][0-9]{4,5}
+                )(?![\w\[\-])
+              | (?P<ipv4>[0-9]{0,2}(?:\.[0-9]{1,3}){3})(?![\w\[]|\.[0-9\[])
+              | (?P<nanp>
+                    [0-9]{2}[\ .\-][0-9]{3}[\ .\-][0-9]{4}
+                  | (?<=1)[\ .\-](?:[0-9]{3}[\ .\-]|\([0-9]{3}\)\ ?)[0-9]{3}[\ .\-][0-9]{4}
+                )(?![\w\[\-/]|[.,][0-9\[])
+              | (?<=0)(?P<trunk>[1-9][0-9]{0,3}[\ \-][0-9]{3,8}(?:[\ \-][0-9]{3,4})?)
+                (?![\w\[\-/]|[.,][0-9\[])
+            )
+        |
+            (?<=\+)(?<![\w)\]]\+)
+            (?P<intl>[0-9]{1,3}(?:[\ .\-]?(?:\([0-9]{1,4}\)|[0-9]{1,5})){1,6})
+            (?![\w\[]|[.\-][0-9\[])
+        |
+            (?<=\()(?<![\w\]]\()
+            (?P<paren>
+                [0-9]{3}\)\ ?[0-9]{3}[\ .\-][0-9]{4}
+              | 0[1-9][0-9]{0,3}\)\ ?[0-9]{3,8}(?:[\ \-][0-9]{3,4})?
+            )(?![\w\[\-/]|[.,][0-9\[])
         )
     |
-        (?<=\+)(?<![\w)\]]\+)
-        (?P<intl>[0-9]{1,3}(?:[\ .\-]?(?:\([0-9]{1,4}\)|[0-9]{1,5})){1,6})
-        (?![\w\[]|[.\-][0-9])
-    |
-        (?<=\()(?<![\w\]]\()
-        (?P<paren>
-            [0-9]{3}\)\ ?[0-9]{3}[\ .\-][0-9]{4}
-          | 0[1-9][0-9]{0,3}\)\ ?[0-9]{3,8}(?:[\ \-][0-9]{3,4})?
-        )(?![\w\[\-/]|[.,:][0-9])
+        (?<=[A-Z]{2}[0-9])(?<![A-Za-z0-9\]][A-Z]{2}[0-9])
+        (?P<iban>[0-9](?:\ ?[A-Z0-9]{4}){2,7}(?:\ ?[A-Z0-9]{1,3})?)(?![A-Za-z0-9\[])
     )
     """,
     re.VERBOSE,
 )
-_NUMERIC_KIND = {
-    "iban": "iban", "card": "card", "ipv4": "ipv4",
-    "nanp": "phone", "trunk": "phone", "intl": "phone", "paren": "phone",
-}  # fmt: skip
 _CARD_SEPARATORS = re.compile(r"[ \-]")
 _NON_DIGITS = re.compile(r"[^0-9]")
 
@@ -194,15 +209,16 @@ _IBAN_LENGTHS: dict[str, int] = {
     "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
 }  # fmt: skip
 
+# Luhn doubling as a byte table: "0".."9" -> 0 2 4 6 8 1 3 5 7 9 (2d, less 9 when above 9).
+_LUHN_DOUBLE = bytes.maketrans(b"0123456789", bytes([0, 2, 4, 6, 8, 1, 3, 5, 7, 9]))
+
 
 def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i & 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    raw = digits.encode("ascii")
+    # From the right, odd places count as they are and even places doubled; sum() over
+    # bytes runs in C.
+    plain = raw[-1::-2]
+    return (sum(plain) - 48 * len(plain) + sum(raw[-2::-2].translate(_LUHN_DOUBLE))) % 10 == 0
 
 
 def _iban_ok(compact: str) -> bool:
@@ -216,25 +232,29 @@ def _iban_ok(compact: str) -> bool:
 def _card_end(text: str, start: int, end: int) -> int | None:
     """End of the longest Luhn-valid prefix made of whole digit groups, or None.
 
-    Shorter prefixes let "4111 1111 1111 1111 12/25" lose only the expiry that the greedy
-    pattern swallowed, instead of failing the check as a whole.
+    Shorter prefixes let "4111 1111 1111 1111 12/25" lose only the expiry the greedy
+    pattern swallowed instead of failing the check as a whole.
     """
-    groups = _CARD_SEPARATORS.split(text[start:end])
-    while groups:
+    candidate = text[start:end]
+    digits = candidate.replace(" ", "").replace("-", "")
+    if len(digits) <= 19 and _luhn_ok(digits):
+        return end
+    groups = _CARD_SEPARATORS.split(candidate)
+    while len(groups) > 1:
+        groups.pop()
         digits = "".join(groups)
         if len(digits) < 13:
             return None
         if len(digits) <= 19 and _luhn_ok(digits):
             return start + sum(len(g) for g in groups) + len(groups) - 1
-        groups.pop()
     return None
 
 
 def _iban_end(text: str, start: int, end: int) -> int | None:
     """End of the valid IBAN starting at ``start`` (its country letters), or None.
 
-    The candidate is cut at the registry length for its country, so trailing words the
-    greedy group repetition swallowed are left alone.
+    The candidate is cut at the registry length for its country, so a trailing word the
+    greedy group repetition swallowed is left alone.
     """
     expected = _IBAN_LENGTHS.get(text[start : start + 2])
     if expected is None:
@@ -251,8 +271,8 @@ def _iban_end(text: str, start: int, end: int) -> int | None:
 
 
 def _ipv6_ok(candidate: str) -> bool:
-    # "::", "::1" and "a::b" parse but are not personal data (loopback, code); times and MAC
-    # addresses have neither "::" nor eight groups and never reach ipaddress.
+    # "::", "::1" and "a::b" parse but are loopback or code, not personal data; times and
+    # MAC addresses have neither "::" nor eight groups and never reach ipaddress.
     if "::" not in candidate and candidate.count(":") < (6 if "." in candidate else 7):
         return False
     if _HAS_DIGIT.search(candidate) is None or len(_IPV6_GROUPS.findall(candidate)) < 2:
@@ -267,81 +287,147 @@ def _ipv6_ok(candidate: str) -> bool:
 def _ipv4_ok(candidate: str) -> bool:
     try:
         ipaddress.IPv4Address(candidate)
-    except ValueError:  # octet > 255 or a leading zero
+    except ValueError:  # an octet above 255, or a leading zero
         return False
     return True
 
 
-def _needle_hits(shape: bytes, needle: bytes, step: int) -> Iterable[int]:
-    pos = shape.find(needle)
-    while pos != -1:
-        yield pos
-        pos = shape.find(needle, pos + step)
+def _plausible_token(tok: str) -> bool:
+    # "Bearer bonds" and "Bearer Authentication" are prose: a token is long and not a word.
+    if len(tok) < 8:
+        return False
+    return not (tok.isalpha() and not any(ch.isupper() for ch in tok[1:]))
 
 
-def _find_builtin(text: str) -> list[_Span]:
-    """Non-overlapping built-in spans of ``text`` (markers included), unordered."""
-    found: dict[str, list[tuple[int, int]]] = {}
-
-    def add(kind: str, start: int, end: int) -> None:
-        found.setdefault(kind, []).append((start, end))
-
-    shape = text.encode("latin-1", "replace").translate(_SHAPE)
+def _builtin_spans(text: str) -> list[_Span]:
+    """Non-overlapping built-in spans of ``text``, existing markers included; unordered."""
+    raw = text.encode("latin-1", "replace")
+    shape = raw.translate(_SHAPE)
+    found: _Found = []
     windows: list[int] = []
+    v6_from = -1
     for hit in _TRIGGER.finditer(shape):
         group = hit.lastgroup
         pos = hit.start()
         if group == "dash":
             windows.append(pos)
+        elif group == "v6" or group == "v6a":
+            if text[pos] == ":" and pos >= v6_from:
+                v6_from = _find_ipv6(text, max(0, pos - 5), pos + 8, found)
         elif group == "sk":
             m = _SK.match(text, pos - 1)
-            # "sk-" followed by a long hyphenated phrase is prose; real keys carry digits.
-            if m is not None and _HAS_DIGIT.search(m["body"]) and _HAS_LETTER.search(m["body"]):
-                add("api_key", m.start(), m.end())
+            if m is not None:
+                found.append((0, m.start(), m.end(), "api_key"))
         elif group == "slack":
             m = _SLACK.match(text, pos)
             if m is not None:
-                add("api_key", m.start(), m.end())
+                found.append((0, pos, m.end(), "api_key"))
         elif group == "aws":
             m = _AWS.match(text, pos - 1)
             if m is not None:
-                add("api_key", m.start(), m.end())
+                found.append((0, m.start(), m.end(), "api_key"))
         else:  # bearer
             m = _BEARER.match(text, pos)
             if m is not None and _plausible_token(m["tok"]):
-                add("bearer", m.start("tok"), m.end("tok"))
+                found.append((2, m.start("tok"), m.end("tok"), "bearer"))
     if "_" in text:
-        for hit in _UNDERSCORE.finditer(text):
-            start = hit.start() - _UNDERSCORE_START[hit.lastgroup or ""]
+        for under in _UNDERSCORE.finditer(text):
+            start = under.start() - _UNDERSCORE_BACK[under.lastgroup or ""]
             m = _GITHUB_STRIPE.match(text, start)
             if m is not None:
-                add("api_key", start, m.end())
-    if "J" in text:
-        for m in _JWT.finditer(text):
-            add("jwt", m.start(), m.end())
+                found.append((0, start, m.end(), "api_key"))
+    pos = text.find("J")
+    while pos != -1:  # a few "J"s ("June", "JSON") are cheaper to visit than a regex scan
+        m = _JWT.match(text, pos - 2) if pos >= 2 and text[pos - 2 : pos] == "ey" else None
+        if m is not None:
+            found.append((1, pos - 2, m.end(), "jwt"))
+            pos = text.find("J", m.end())
+        else:
+            pos = text.find("J", pos + 1)
     if "@" in text:
-        _find_emails(text, add)
-    if ":" in text:
-        _find_ipv6(text, 0, len(text), add)
+        _find_emails(text, found)
 
-    for needle in _NUMERIC_NEEDLES:
-        windows.extend(_needle_hits(shape, needle, _WINDOW_AFTER))
+    if found:  # digits inside an email or a key are not numbers of their own
+        windows = [w for w in windows if _span_end(found, w) < 0]
+    for needle in (_RUN_NEEDLE, _SPACED_NEEDLE):
+        pos = shape.find(needle)
+        while pos != -1:
+            skip = _span_end(found, pos) if found else -1
+            if skip >= 0:
+                pos = shape.find(needle, skip)
+            elif needle is _RUN_NEEDLE and not raw[pos : pos + 8].isdigit() and _RUN_SHAPES.match(raw, pos) is None:
+                pos = shape.find(needle, pos + 1)
+            else:
+                windows.append(pos)
+                pos = shape.find(needle, _token_end(shape, pos))
     if "+" in text:
-        plus = text.find("+")
-        while plus != -1:
-            if text[plus + 1 : plus + 2].isdigit():
-                windows.append(plus)
-            plus = text.find("+", plus + 1)
+        pos = text.find("+")
+        while pos != -1:
+            if text[pos + 1 : pos + 2].isdigit() and (not found or _span_end(found, pos) < 0):
+                windows.append(pos)
+            pos = text.find("+", pos + 1)
     if windows:
-        _find_numeric(text, sorted(windows), add)
+        _find_numeric(text, shape, windows, found)
 
     spans: list[_Span] = []
     if "[" in text and _MARKER_PREFIX in text:
         spans.extend((m.start(), m.end(), None) for m in _MARKER.finditer(text))
-    for kind in BUILTIN_KINDS:
-        for start, end in found.get(kind, ()):
-            _claim(spans, start, end, kind)
+    if found:
+        found.sort()  # precedence first, then position
+        for rank, start, end, kind in found:
+            for s, e, _ in spans:
+                if start < e and s < end:
+                    break
+            else:
+                spans.append((start, end, kind))
+                continue
+            # Overlaps a span already claimed: keep what is still valid on its own.
+            if kind == "email":
+                cut = _trimmed_email(text, spans, start, end)
+                if cut is not None:
+                    _claim(spans, cut[0], cut[1], kind)
+            elif rank > 0:
+                trimmed = _trimmed(text, spans, start, end, kind)
+                if trimmed is not None:
+                    _claim(spans, *trimmed)
     return spans
+
+
+def _trimmed_email(text: str, spans: list[_Span], start: int, end: int) -> tuple[int, int] | None:
+    """The email cut back from the spans already claimed, or None when they cover its "@".
+
+    The local part is matched greedily leftwards and the domain rightwards, so in
+    "AKIA...EXAMPLE_jane@x.com.ghp_..." they swallow the keys on either side. Dropping the
+    email would leave "_jane@x.com" for a second pass to find, so it is cut instead.
+    """
+    at = text.find("@", start, end)
+    limit = end
+    for s, e, _ in spans:
+        if start < e and s < end:
+            if e <= at:
+                start = max(start, e)
+            elif s > at:
+                limit = min(limit, s)
+            else:
+                return None
+    while start < at and text[start] == ".":
+        start += 1
+    if start >= at:
+        return None
+    if limit < end:
+        domain = _EMAIL_DOMAIN.match(text, at + 1, limit)
+        if domain is None:
+            return None
+        end = domain.end()
+    return start, end
+
+
+def _span_end(found: _Found, pos: int) -> int:
+    """End of the found span that contains ``pos``, or -1."""
+    for _, start, end, _kind in found:
+        if start <= pos < end:
+            return end
+    return -1
 
 
 def _claim(spans: list[_Span], start: int, end: int, kind: str | None) -> None:
@@ -351,77 +437,36 @@ def _claim(spans: list[_Span], start: int, end: int, kind: str | None) -> None:
     spans.append((start, end, kind))
 
 
-def _plausible_token(tok: str) -> bool:
-    # "the bearer of this card": a token is long and not a plain word.
-    if len(tok) < 8:
-        return False
-    return not (tok.isalpha() and not any(ch.isupper() for ch in tok[1:]))
-
-
-def _find_emails(text: str, add: Any) -> None:
+def _find_emails(text: str, found: _Found) -> None:
     at = text.find("@")
     while at != -1:
         nxt = at + 1
         if at > 0:
-            local = _EMAIL_LOCAL_REV.match(text[max(0, at - 64) : at][::-1])
+            # Look back 64 characters (the longest local part), further only if the run of
+            # local-part characters goes on: an email must not start inside a word.
+            back = 64
+            while True:
+                lo = max(0, at - back)
+                local = _EMAIL_LOCAL_REV.match(text[lo:at][::-1])
+                if local is None or local.end() < at - lo or lo == 0:
+                    break
+                back *= 16
             if local is not None:
                 start = at - len(local.group().rstrip("."))
-                domain = _EMAIL_DOMAIN.match(text, at + 1)
+                domain = _EMAIL_DOMAIN.match(text, nxt)
                 if start < at and domain is not None:
-                    add("email", start, domain.end())
+                    found.append((3, start, domain.end(), "email"))
                     nxt = domain.end()
         at = text.find("@", nxt)
 
 
-def _find_numeric(text: str, hits: list[int], add: Any) -> None:
-    """Run the exact numeric patterns in windows around needle hits.
-
-    Every candidate contains a hit at most ``_WINDOW_BEFORE`` characters from its start, so
-    windows start early enough; a match the window end may have cut short is redone
-    without the bound.
-    """
-    n = len(text)
-    windows: list[list[int]] = []
-    for hit in hits:
-        lo, hi = max(0, hit - _WINDOW_BEFORE), min(n, hit + _WINDOW_AFTER)
-        if windows and lo <= windows[-1][1]:
-            windows[-1][1] = max(windows[-1][1], hi)
-        else:
-            windows.append([lo, hi])
-    for lo, hi in windows:
-        for m in _NUMERIC.finditer(text, lo, hi):
-            if m.end() >= hi - 2 and hi < n:
-                # The window cut it short (or made a lookahead see an end): redo unbounded.
-                m2 = _NUMERIC.match(text, m.start())
-                if m2 is None:
-                    continue
-                m = m2
-            group = m.lastgroup or ""
-            start, end = m.span()
-            kind = _NUMERIC_KIND[group]
-            if kind == "iban":
-                start -= 2
-                ok_end = _iban_end(text, start, end)
-            elif kind == "card":
-                ok_end = _card_end(text, start, end)
-            elif kind == "ipv4":
-                ok_end = end if _ipv4_ok(m.group()) else None
-            elif group == "intl":
-                ok_end = end if 8 <= len(_NON_DIGITS.sub("", m.group())) <= 15 else None
-            elif group == "trunk" or (group == "paren" and text[start + 1] == "0"):
-                ok_end = end if 10 <= len(_NON_DIGITS.sub("", m.group())) <= 11 else None
-            else:  # NANP shapes: the shape is the whole check
-                ok_end = end
-            if ok_end is not None:
-                add(kind, start, ok_end)
-
-
-def _find_ipv6(text: str, lo: int, hi: int, add: Any) -> None:
+def _find_ipv6(text: str, lo: int, hi: int, found: _Found) -> int:
+    """Find an IPv6 address with a colon pair in [lo, hi); return where to look next."""
     pos = lo
     while True:
         gate = _IPV6_GATE.search(text, pos, hi)
         if gate is None:
-            return
+            return pos
         colon = start = gate.start()
         while start > 0 and colon - start < 4 and text[start - 1] in _HEX:
             start -= 1
@@ -430,21 +475,134 @@ def _find_ipv6(text: str, lo: int, hi: int, add: Any) -> None:
             continue  # inside a word or identifier: "std::vector", "deadbeef01::"
         m = _IPV6_CAND.match(text, start)
         if m is not None and _ipv6_ok(m.group()):
-            add("ipv6", start, m.end())
-            pos = m.end()
+            found.append((4, start, m.end(), "ipv6"))
+            return m.end()
+
+
+def _find_numeric(text: str, shape: bytes, hits: list[int], found: _Found) -> None:
+    """Run the exact numeric patterns over the token around each needle hit."""
+    windows: list[list[int]] = []
+    for hit in sorted(hits):
+        # Starting up to 18 back is cheaper than finding the token's start: the patterns'
+        # own guards reject a start in the middle of a number.
+        lo = max(0, hit - _TOKEN_BACK)
+        hi = _token_end(shape, hit)
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], hi)
+        else:
+            windows.append([lo, hi])
+    for lo, hi in windows:
+        # Two characters past the token let the trailing guards see what follows it. A
+        # match that fails its check is passed over whole (its digits are not re-read as
+        # something else), but one cut back by its check resumes where it was cut: a card
+        # that Luhn trims from "4111 ... 1111 020" leaves "020 7946 0958" to read.
+        pos = lo
+        while True:
+            m = _NUMERIC.search(text, pos, hi + 2)
+            if m is None:
+                break
+            checked = _check_numeric(text, m)
+            if checked is None:
+                pos = m.end()
+            else:
+                kind, start, end = checked
+                found.append((_RANK[kind], start, end, kind))
+                pos = end
+
+
+def _token_end(shape: bytes, pos: int) -> int:
+    m = _TOKEN.match(shape, pos)
+    return pos if m is None else m.end()  # never None: the pattern matches the empty string
+
+
+def _check_numeric(text: str, m: re.Match[str]) -> tuple[str, int, int] | None:
+    """(kind, start, end) of a valid numeric match, or None."""
+    group = m.lastgroup
+    start, end = m.span()
+    if group == "iban":
+        iban_end = _iban_end(text, start - 2, end)
+        return None if iban_end is None else ("iban", start - 2, iban_end)
+    if group == "card":
+        card_end = _card_end(text, start, end)
+        return None if card_end is None else ("card", start, card_end)
+    if group == "ipv4":
+        return ("ipv4", start, end) if _ipv4_ok(m.group()) else None
+    if group == "intl":
+        return _intl_phone(m.group(), start)
+    if group == "trunk" or (group == "paren" and text[start + 1] == "0"):
+        ok = 10 <= len(_NON_DIGITS.sub("", m.group())) <= 11
+    else:  # NANP shapes: the shape is the whole check
+        ok = True
+    return ("phone", start, end) if ok else None
+
+
+def _intl_phone(candidate: str, start: int) -> tuple[str, int, int] | None:
+    """An international number of 8-15 digits (E.164), cut at a group boundary if longer.
+
+    The groups are greedy, so "+44 20 7946 0958 2024" reads 18 digits; the number is its
+    longest prefix of whole groups that is short enough.
+    """
+    digits = len(_NON_DIGITS.sub("", candidate))
+    cut = len(candidate)
+    while digits > 15:
+        cut = max(candidate.rfind(" ", 0, cut), candidate.rfind("-", 0, cut), candidate.rfind(".", 0, cut))
+        if cut <= 0:
+            return None
+        digits = len(_NON_DIGITS.sub("", candidate[:cut]))
+    return ("phone", start, start + cut) if digits >= 8 else None
+
+
+def _trimmed(text: str, spans: list[_Span], start: int, end: int, kind: str) -> tuple[int, int, str] | None:
+    """(start, end, kind) of what is left of a candidate outside the claimed spans, or None.
+
+    A candidate that runs into a claimed span keeps the part that is still valid by its own
+    rules: in "+44 20 7946 0958@jane.doe@x.com" email takes "0958@jane.doe" and the phone
+    "+44 20 7946" remains; in "2001:db8::1-(415) 555-0132" the address takes the "1" that
+    "1-(415) 555-0132" began with and "(415) 555-0132" remains. Dropping such a candidate
+    would leak the number, and a second pass would then find what the first did not.
+    """
+    lo, limit = start, end
+    for s, e, _ in spans:
+        if start < e and s < end:
+            if s <= start:
+                lo = max(lo, e)
+            else:
+                limit = min(limit, s)
+    if lo >= limit:
+        return None
+    if lo > start:  # the front is claimed: only a number can start again after it
+        if kind not in ("iban", "card", "ipv4", "phone"):
+            return None
+        m = _NUMERIC.search(text, lo, limit if limit < end else end + 2)
+    elif kind == "bearer":
+        return (start, limit, kind) if _plausible_token(text[start:limit]) else None
+    elif kind == "jwt":
+        m = _JWT.match(text, start, limit)
+        return None if m is None else (start, m.end(), kind)
+    elif kind in ("iban", "card", "ipv4", "phone"):
+        m = _NUMERIC.match(text, start + 2 if kind == "iban" else start, limit)
+    else:
+        return None  # ipv6 and user kinds are not cut
+    checked = None if m is None else _check_numeric(text, m)
+    if checked is None or checked[1] < lo or checked[2] > limit:
+        return None
+    return checked[1], checked[2], checked[0]
 
 
 def _render(text: str, spans: list[_Span], counts: dict[str, int]) -> str:
-    spans.sort()
+    if len(spans) == 1:  # the common case
+        start, end, kind = spans[0]
+        if kind is None:
+            return text
+        counts[kind] = counts.get(kind, 0) + 1
+        return text[:start] + (_MARKERS.get(kind) or f"[REDACTED:{kind}]") + text[end:]
     out: list[str] = []
     pos = 0
-    for start, end, kind in spans:
-        if kind is None:
-            continue
-        out.append(text[pos:start])
-        out.append(f"[REDACTED:{kind}]")
-        counts[kind] = counts.get(kind, 0) + 1
-        pos = end
+    for start, end, kind in sorted(spans):
+        if kind is not None:
+            out += (text[pos:start], _MARKERS.get(kind) or f"[REDACTED:{kind}]")
+            counts[kind] = counts.get(kind, 0) + 1
+            pos = end
     if not out:
         return text
     out.append(text[pos:])
@@ -467,23 +625,22 @@ class Redactor:
         extra_patterns: Mapping[str, str | re.Pattern[str]] | None = None,
     ) -> None:
         """extra_patterns: kind name -> regex. User kinds are counted under their own name
-        and applied after the built-ins, in the mapping's order, to each string separately
-        (so ``^`` and ``$`` mean what they say). The whole match is replaced.
+        (a built-in name adds to that kind's count) and applied after the built-ins, in the
+        mapping's order, to each string separately, so ``^`` and ``$`` mean what they say;
+        the whole match is replaced.
 
         Raises ValueError naming the offender for a kind name that does not match
-        ``[a-z][a-z0-9_]{0,31}`` or is a built-in kind, a regex that does not compile, a
-        bytes pattern, or a pattern that matches the empty string.
+        ``[a-z][a-z0-9_]{0,31}``, a regex that does not compile, a bytes pattern, or a
+        pattern that matches the empty string.
         """
         self._enabled = enabled
         extra: list[tuple[str, re.Pattern[str]]] = []
         for kind, pattern in (extra_patterns or {}).items():
             if not isinstance(kind, str) or _KIND_NAME.fullmatch(kind) is None:
                 raise ValueError(
-                    f"redaction kind name {kind!r} is invalid: use 1-32 characters of "
-                    "a-z, 0-9 and _, starting with a letter"
+                    f"redaction kind name {kind!r} is invalid: use 1-32 characters of a-z, "
+                    "0-9 and _, starting with a letter"
                 )
-            if kind in _RANK:
-                raise ValueError(f"redaction kind name {kind!r} is a built-in kind: pick another name")
             if isinstance(pattern, re.Pattern):
                 compiled = pattern
             elif isinstance(pattern, str):
@@ -492,17 +649,13 @@ class Redactor:
                 except re.error as exc:
                     raise ValueError(f"redaction pattern for kind {kind!r} is not a valid regex: {exc}") from exc
             else:
-                raise ValueError(f"redaction pattern for kind {kind!r} must be a str or a compiled str pattern")
+                raise ValueError(f"redaction pattern for kind {kind!r} must be a str or a compiled pattern")
             if not isinstance(compiled.pattern, str):
                 raise ValueError(f"redaction pattern for kind {kind!r} must be a str pattern, not bytes")
             if compiled.search("") is not None:
                 raise ValueError(f"redaction pattern for kind {kind!r} matches the empty string")
             extra.append((kind, compiled))
         self._extra: tuple[tuple[str, re.Pattern[str]], ...] = tuple(extra)
-
-    @property
-    def enabled(self) -> bool:
-        return self._enabled
 
     def redact_text(self, text: str, counts: dict[str, int]) -> str:
         """Return ``text`` with every match replaced; add per-kind counts into ``counts``.
@@ -513,8 +666,9 @@ class Redactor:
         """
         if not self._enabled or not text:
             return text
-        spans = _find_builtin(text)
-        self._add_extra(text, spans)
+        spans = _builtin_spans(text)
+        if self._extra:
+            self._add_extra(text, spans)
         return _render(text, spans, counts)
 
     def _add_extra(self, text: str, spans: list[_Span]) -> None:
@@ -532,114 +686,151 @@ class Redactor:
         Inside a part every string value at any depth is redacted (``content``,
         ``arguments`` as a str, dict or list, ``response`` as a str or nested parts, ...)
         except the part's own ``type`` and ``id``, which are schema fields linking tool
-        calls to their results. Ids, timestamps, model names and all other top-level
-        fields are never touched.
+        calls to their results. Dict keys, ids, timestamps, model names and all other
+        top-level fields are never touched.
 
         Called on the worker thread; does not block. Returns {} and changes nothing when
         disabled. Exceptions propagate so the caller can fail closed (drop and count the
         record): a value of an unexpected type raises TypeError, whose message names the
-        field but never contains record text.
+        field and never contains record text.
         """
         if not self._enabled:
             return {}
         slots: list[tuple[Any, Any]] = []
-        _collect_record(record, slots)
+        texts: list[str] = []
+        _collect_record(record, slots, texts)
         counts: dict[str, int] = {}
-        if not slots:
+        if not texts:
             return counts
-        texts = [container[key] for container, key in slots]
-        # One pass over all strings joined by NUL: no built-in pattern can match NUL, so no
-        # match crosses a boundary and guards see it like a string edge, while the fixed
-        # cost of a pass is paid once per record rather than once per string.
-        joined = "\x00".join(texts)
-        spans = _find_builtin(joined)
+        # One pass over all strings joined by NUL: no built-in pattern matches NUL, so no
+        # match crosses a boundary and the guards see it as a string edge, while the fixed
+        # cost of a pass is paid once per record instead of once per string.
+        spans = _builtin_spans("\x00".join(texts))
+        if not spans and not self._extra:
+            return counts
         spans.sort()
-        span_i = 0
+        n_spans = len(spans)
+        i = 0
         offset = 0
         for (container, key), text in zip(slots, texts):
             end = offset + len(text)
-            mine: list[_Span] = []
-            while span_i < len(spans) and spans[span_i][0] < end:
-                s, e, kind = spans[span_i]
-                mine.append((s - offset, e - offset, kind))
-                span_i += 1
-            if self._extra:
+            if i < n_spans and spans[i][0] < end:
+                mine: list[_Span] = []
+                while i < n_spans and spans[i][0] < end:
+                    start, stop, kind = spans[i]
+                    mine.append((start - offset, stop - offset, kind))
+                    i += 1
+                if self._extra:
+                    self._add_extra(text, mine)
+                container[key] = _render(text, mine, counts)
+            elif self._extra:
+                mine = []
                 self._add_extra(text, mine)
-            if mine:
-                new = _render(text, mine, counts)
-                if new is not text:
-                    container[key] = new
+                if mine:
+                    container[key] = _render(text, mine, counts)
+            elif i >= n_spans:
+                break
             offset = end + 1
         return counts
 
 
-# Part fields that are schema, not content: "type" names the part kind, "id" links a tool
-# call to its response.
-_PART_SCHEMA_KEYS = frozenset({"type", "id"})
+_Add = Callable[[Any], None]
 
 
-def _collect_record(record: Mapping[str, Any], slots: list[tuple[Any, Any]]) -> None:
+def _collect_record(record: Mapping[str, Any], slots: list[tuple[Any, Any]], texts: list[str]) -> None:
+    """Append (container, key) and the text of every string the record walk redacts."""
+    # This runs for every record, so it is written for CPython's sake: bound appends,
+    # exact-type checks before isinstance (subclasses still take the slow path), and the
+    # part loop inlined.
+    add_slot, add_text = slots.append, texts.append
     system = record.get("system_instructions")
     if system is not None:
-        _collect_parts(record, "system_instructions", slots)
+        _collect_parts(record, "system_instructions", system, add_slot, add_text)
     for field in ("input_messages", "output_messages"):
         messages = record.get(field)
         if messages is None:
             continue
-        if not isinstance(messages, list):
+        if type(messages) is not list and not isinstance(messages, list):
             raise TypeError(f"record field {field} is a {type(messages).__name__}, not a list")
         for i, message in enumerate(messages):
-            if not isinstance(message, dict):
+            if type(message) is not dict and not isinstance(message, dict):
                 raise TypeError(f"{field}[{i}] is a {type(message).__name__}, not a message object")
-            if message.get("parts") is not None:
-                _collect_parts(message, "parts", slots)
+            parts = message.get("parts")
+            if parts is None:
+                continue
+            if type(parts) is not list:
+                _collect_parts(message, "parts", parts, add_slot, add_text)
+                continue
+            for j, part in enumerate(parts):
+                if type(part) is not dict and not isinstance(part, dict):
+                    _collect_value(parts, j, part, add_slot, add_text)
+                    continue
+                for name, value in part.items():
+                    if type(value) is str:
+                        if name != "type" and name != "id":  # schema fields, see _collect_parts
+                            add_slot((part, name))
+                            add_text(value)
+                    elif value is not None and name != "type" and name != "id":
+                        if name == "response" and type(value) is list:
+                            _collect_parts(part, name, value, add_slot, add_text)
+                        else:
+                            _collect_value(part, name, value, add_slot, add_text)
     error = record.get("error")
     if isinstance(error, dict):
-        if isinstance(error.get("message"), str):
-            slots.append((error, "message"))
+        message_text = error.get("message")
+        if isinstance(message_text, str):
+            add_slot((error, "message"))
+            add_text(message_text)
     elif isinstance(error, str):
-        slots.append((record, "error"))
+        add_slot((record, "error"))
+        add_text(error)
     attributes = record.get("attributes")
     if attributes:
         if not isinstance(attributes, dict):
             raise TypeError(f"record field attributes is a {type(attributes).__name__}, not a dict")
-        slots.extend((attributes, key) for key, value in attributes.items() if isinstance(value, str))
+        for key, value in attributes.items():
+            if isinstance(value, str):
+                add_slot((attributes, key))
+                add_text(value)
 
 
-def _collect_parts(container: Any, key: Any, slots: list[tuple[Any, Any]]) -> None:
-    parts = container[key]
+def _collect_parts(container: Any, key: Any, parts: Any, add_slot: _Add, add_text: _Add) -> None:
+    """Collect a list of parts. A part's own "type" and "id" are schema fields, not content:
+    "type" names the part kind and "id" links a tool call to its response."""
     if isinstance(parts, str):
-        slots.append((container, key))
+        add_slot((container, key))
+        add_text(parts)
         return
     if not isinstance(parts, list):
         raise TypeError(f"parts field {key!r} is a {type(parts).__name__}, not a list")
     for i, part in enumerate(parts):
-        if isinstance(part, dict):
-            for name, value in part.items():
-                if name in _PART_SCHEMA_KEYS:
-                    continue
-                if name == "response" and isinstance(value, list):
-                    _collect_parts(part, name, slots)
-                else:
-                    _collect_value(part, name, slots)
-        else:
-            _collect_value(parts, i, slots)
+        if not isinstance(part, dict):
+            _collect_value(parts, i, part, add_slot, add_text)
+            continue
+        for name, value in part.items():
+            if name == "type" or name == "id":
+                continue
+            if name == "response" and isinstance(value, list):
+                _collect_parts(part, name, value, add_slot, add_text)
+            else:
+                _collect_value(part, name, value, add_slot, add_text)
 
 
-def _collect_value(container: Any, key: Any, slots: list[tuple[Any, Any]]) -> None:
-    value = container[key]
-    if isinstance(value, str):
-        slots.append((container, key))
-    elif isinstance(value, dict):
-        for name in value:
-            _collect_value(value, name, slots)
-    elif isinstance(value, list):
-        for i in range(len(value)):
-            _collect_value(value, i, slots)
+def _collect_value(container: Any, key: Any, value: Any, add_slot: _Add, add_text: _Add) -> None:
+    kind = type(value)
+    if kind is str or (kind is not dict and kind is not list and isinstance(value, str)):
+        add_slot((container, key))
+        add_text(value)
+    elif kind is dict or isinstance(value, dict):
+        for name, item in value.items():
+            _collect_value(value, name, item, add_slot, add_text)
+    elif kind is list or isinstance(value, list):
+        for i, item in enumerate(value):
+            _collect_value(value, i, item, add_slot, add_text)
     elif isinstance(value, tuple):
         container[key] = items = list(value)  # JSON has no tuples; a list serialises the same
-        for i in range(len(items)):
-            _collect_value(items, i, slots)
+        for i, item in enumerate(items):
+            _collect_value(items, i, item, add_slot, add_text)
     elif value is not None and not isinstance(value, (int, float)):
         # An object could render to anything once serialised: refuse rather than ship it unread.
         raise TypeError(f"cannot redact a value of type {type(value).__name__} in field {key!r}")
