@@ -313,7 +313,8 @@ def _builtin_spans(text: str) -> list[_Span]:
             windows.append(pos)
         elif group == "v6" or group == "v6a":
             if text[pos] == ":" and pos >= v6_from:
-                v6_from = _find_ipv6(text, max(0, pos - 5), pos + 8, found)
+                # Look back for the address's first group, but not into the previous one.
+                v6_from = _find_ipv6(text, max(0, v6_from, pos - 5), pos + 8, found)
         elif group == "sk":
             m = _SK.match(text, pos - 1)
             if m is not None:

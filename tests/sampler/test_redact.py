@@ -132,6 +132,7 @@ CORPUS = [
     case("full 2001:0db8:85a3:0000:0000:8a2e:0370:7334", f"full {V6}", {"ipv6": 1}, "ipv6-full"),
     case("at [2001:db8::1]:443", f"at [{V6}]:443", {"ipv6": 1}, "ipv6-bracketed-port"),
     case("link-local fe80::1 is up", f"link-local {V6} is up", {"ipv6": 1}, "ipv6-short"),
+    case("fe80::1, fe80::2 and 2001:db8::3", f"{V6}, {V6} and {V6}", {"ipv6": 3}, "ipv6-three-in-a-row"),
     case("mapped ::ffff:192.0.2.128 only", f"mapped {V6} only", {"ipv6": 1}, "ipv6-ipv4-mapped-wins"),
     same("meet at 12:30 or 12:30:45", "not-ipv6-times"),
     same("use std::vector and a::b in C++, not ::", "not-ipv6-code"),
