@@ -108,6 +108,7 @@ _TRIGGER = re.compile(
 # before a hit (an IBAN starts 16 before its first digit run) to the end of its token.
 _TOKEN = re.compile(rb"[0 ()+\x01A-Z]*")
 _TOKEN_BACK = 18
+_LONGEST_NUMERIC = 44  # an IBAN with spaces is 42 characters; the guards look 2 further
 
 # Exact patterns, applied with .match() where the shape pointed.
 # "sk-" followed by a long hyphenated phrase is prose: a key's body holds a digit and a letter.
@@ -311,14 +312,17 @@ def _builtin_spans(text: str) -> list[_Span]:
         pos = hit.start()
         if group == "dash":
             windows.append(pos)
-        elif group == "v6" or group == "v6a":
-            if text[pos] == ":" and pos >= v6_from:
+        elif group == "v6" or group == "v6a" or group == "sk":
+            if group == "sk":
+                m = _SK.match(text, pos - 1)
+                if m is not None:
+                    found.append((0, m.start(), m.end(), "api_key"))
+                    continue
+            # A two-trigger hit ("-:" in "-::1") may hide the colon pair behind its first.
+            colon = pos if text[pos] == ":" else pos + 1 if group != "v6" and text[pos + 1] == ":" else -1
+            if colon >= 0 and colon >= v6_from:
                 # Look back for the address's first group, but not into the previous one.
-                v6_from = _find_ipv6(text, max(0, v6_from, pos - 5), pos + 8, found)
-        elif group == "sk":
-            m = _SK.match(text, pos - 1)
-            if m is not None:
-                found.append((0, m.start(), m.end(), "api_key"))
+                v6_from = _find_ipv6(text, max(0, v6_from, colon - 5), colon + 8, found)
         elif group == "slack":
             m = _SLACK.match(text, pos)
             if m is not None:
@@ -339,21 +343,25 @@ def _builtin_spans(text: str) -> list[_Span]:
                 found.append((0, start, m.end(), "api_key"))
     pos = text.find("J")
     while pos != -1:  # a few "J"s ("June", "JSON") are cheaper to visit than a regex scan
-        m = _JWT.match(text, pos - 2) if pos >= 2 and text[pos - 2 : pos] == "ey" else None
-        if m is not None:
-            found.append((1, pos - 2, m.end(), "jwt"))
-            pos = text.find("J", m.end())
-        else:
-            pos = text.find("J", pos + 1)
+        if pos >= 2 and text[pos - 2 : pos] == "ey":
+            # Every "eyJ" is a candidate, even inside another: if a key claims the outer
+            # one's middle, the one after the key still stands on its own.
+            m = _JWT.match(text, pos - 2)
+            if m is not None:
+                found.append((1, pos - 2, m.end(), "jwt"))
+        pos = text.find("J", pos + 1)
     if "@" in text:
         _find_emails(text, found)
 
-    if found:  # digits inside an email or a key are not numbers of their own
-        windows = [w for w in windows if _span_end(found, w) < 0]
+    # Digits inside an API key are not numbers of their own. Only keys are skipped: they
+    # are always claimed, whereas an email or a JWT may yet lose to a higher kind.
+    keys = [f for f in found if f[0] == 0]
+    if keys:
+        windows = [w for w in windows if _span_end(keys, w) < 0]
     for needle in (_RUN_NEEDLE, _SPACED_NEEDLE):
         pos = shape.find(needle)
         while pos != -1:
-            skip = _span_end(found, pos) if found else -1
+            skip = _span_end(keys, pos) if keys else -1
             if skip >= 0:
                 pos = shape.find(needle, skip)
             elif needle is _RUN_NEEDLE and not raw[pos : pos + 8].isdigit() and _RUN_SHAPES.match(raw, pos) is None:
@@ -364,7 +372,7 @@ def _builtin_spans(text: str) -> list[_Span]:
     if "+" in text:
         pos = text.find("+")
         while pos != -1:
-            if text[pos + 1 : pos + 2].isdigit() and (not found or _span_end(found, pos) < 0):
+            if text[pos + 1 : pos + 2].isdigit() and (not keys or _span_end(keys, pos) < 0):
                 windows.append(pos)
             pos = text.find("+", pos + 1)
     if windows:
@@ -387,11 +395,26 @@ def _builtin_spans(text: str) -> list[_Span]:
                 cut = _trimmed_email(text, spans, start, end)
                 if cut is not None:
                     _claim(spans, cut[0], cut[1], kind)
-            elif rank > 0:
+            elif kind == "api_key":
+                _merge_key(spans, start, end)
+            else:
                 trimmed = _trimmed(text, spans, start, end, kind)
                 if trimmed is not None:
                     _claim(spans, *trimmed)
     return spans
+
+
+def _merge_key(spans: list[_Span], start: int, end: int) -> None:
+    """Claim a key that overlaps other keys ("xoxb-ghp_...") as one span with them."""
+    for s, e, kind in spans:
+        if start < e and s < end and kind != "api_key":
+            return  # an existing marker
+    keep = [span for span in spans if not (start < span[1] and span[0] < end)]
+    for s, e, _ in spans:
+        if start < e and s < end:
+            start, end = min(start, s), max(end, e)
+    spans[:] = keep
+    spans.append((start, end, "api_key"))
 
 
 def _trimmed_email(text: str, spans: list[_Span], start: int, end: int) -> tuple[int, int] | None:
@@ -571,21 +594,28 @@ def _trimmed(text: str, spans: list[_Span], start: int, end: int, kind: str) -> 
                 limit = min(limit, s)
     if lo >= limit:
         return None
-    if lo > start:  # the front is claimed: only a number can start again after it
-        if kind not in ("iban", "card", "ipv4", "phone"):
-            return None
-        m = _NUMERIC.search(text, lo, limit if limit < end else end + 2)
-    elif kind == "bearer":
-        return (start, limit, kind) if _plausible_token(text[start:limit]) else None
-    elif kind == "jwt":
-        m = _JWT.match(text, start, limit)
-        return None if m is None else (start, m.end(), kind)
-    elif kind in ("iban", "card", "ipv4", "phone"):
-        m = _NUMERIC.match(text, start + 2 if kind == "iban" else start, limit)
-    else:
+    # A cut tail ends the text for the pattern; otherwise what follows stays in sight, and a
+    # candidate that starts again after a claimed front may run on past the old end.
+    stop = limit if limit < end else len(text)
+    if kind == "jwt":
+        if lo == start:
+            m = _JWT.match(text, start, stop)
+        else:
+            again = text.find("eyJ", lo, end)
+            m = None if again < 0 else _JWT.match(text, again, stop)
+        return None if m is None else (m.start(), m.end(), kind)
+    if kind == "bearer":
+        return (start, limit, kind) if lo == start and _plausible_token(text[start:limit]) else None
+    if kind not in ("iban", "card", "ipv4", "phone"):
         return None  # ipv6 and user kinds are not cut
+    if lo == start:
+        m = _NUMERIC.match(text, start + 2 if kind == "iban" else start, stop)
+    else:
+        m = _NUMERIC.search(text, lo, min(stop, end + _LONGEST_NUMERIC))
+        if m is not None and m.start() >= end:
+            m = None
     checked = None if m is None else _check_numeric(text, m)
-    if checked is None or checked[1] < lo or checked[2] > limit:
+    if checked is None or checked[1] < lo:
         return None
     return checked[1], checked[2], checked[0]
 

@@ -134,6 +134,7 @@ CORPUS = [
     case("link-local fe80::1 is up", f"link-local {V6} is up", {"ipv6": 1}, "ipv6-short"),
     case("fe80::1, fe80::2 and 2001:db8::3", f"{V6}, {V6} and {V6}", {"ipv6": 3}, "ipv6-three-in-a-row"),
     case("mapped ::ffff:192.0.2.128 only", f"mapped {V6} only", {"ipv6": 1}, "ipv6-ipv4-mapped-wins"),
+    case("range 10-::ffff:192.0.2.128", f"range 10-{V6}", {"ipv6": 1}, "ipv6-after-dash"),
     same("meet at 12:30 or 12:30:45", "not-ipv6-times"),
     same("use std::vector and a::b in C++, not ::", "not-ipv6-code"),
     same("loopback ::1 and MAC 00:1A:2B:3C:4D:5E", "not-ipv6-loopback-mac"),
