@@ -259,8 +259,6 @@ def worker_throughput(bootstrap: str, n: int) -> dict[str, Any]:
     stats = sampler.stats()
     reset_sampler()
     sent = stats["sent"] - base_sent
-    from sampler._core import Pending  # noqa: F401  (documented: records built by the worker)
-
     size = len(json.dumps({"m": payloads[0]}))
     return {
         "records": n,

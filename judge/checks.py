@@ -111,6 +111,15 @@ class _CheckBase(BaseModel):
     def _unscored(self, reason: str) -> CriterionResult:
         return CriterionResult.unscored(self.id, "rule", reason)
 
+    def _parse_json(self, text: str, sample: Any) -> Any:
+        """The output parsed as JSON, or the result to return instead (cut → unscored, invalid → fail)."""
+        if _was_cut(text, sample):
+            return self._unscored("output truncated by the sampler: cannot parse it as JSON")
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            return self._result(False, _json_error(exc))
+
 
 class RegexCheck(_CheckBase):
     """``pattern`` must (``must_match: true``, the default) or must not be found anywhere."""
@@ -195,12 +204,9 @@ class ValidJsonCheck(_CheckBase):
             self._validator = jsonschema.validators.validator_for(self.json_schema)(self.json_schema)
 
     def run(self, text: str, sample: Any) -> CriterionResult:
-        if _was_cut(text, sample):
-            return self._unscored("output truncated by the sampler: cannot parse it as JSON")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return self._result(False, _json_error(exc))
+        value = self._parse_json(text, sample)
+        if isinstance(value, CriterionResult):
+            return value
         if self._validator is None:
             return self._result(True, f"valid JSON ({type(value).__name__})")
         error = best_match(self._validator.iter_errors(value))
@@ -232,12 +238,9 @@ class _AttributeCheck(_CheckBase):
     def _actual(self, text: str, sample: Any) -> str | CriterionResult:
         if self.json_field is None:
             return text
-        if _was_cut(text, sample):
-            return self._unscored("output truncated by the sampler: cannot parse it as JSON")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return self._result(False, _json_error(exc))
+        value = self._parse_json(text, sample)
+        if isinstance(value, CriterionResult):
+            return value
         if not isinstance(value, dict):
             return self._result(False, f"output is JSON but not an object ({type(value).__name__})")
         if self.json_field not in value:

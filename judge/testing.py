@@ -87,7 +87,7 @@ class FakeAnthropicServer:
     def url(self) -> str:
         assert self._server is not None, "start() the server first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def fail_next(self, status: int, times: int = 1, error_type: str = "overloaded_error") -> None:
         """The next ``times`` Messages requests fail with ``status``."""
@@ -288,12 +288,12 @@ def _make_handler(server: FakeAnthropicServer) -> type[BaseHTTPRequestHandler]:
                             {"type": "error", "error": {"type": "invalid_request_error", "message": "batch not ended"}},
                         )
                         return
-                    data = "".join(json.dumps(r) + "\n" for r in state["results"]).encode()
+                    jsonl = "".join(json.dumps(r) + "\n" for r in state["results"]).encode()
                     self.send_response(200)
                     self.send_header("content-type", "application/binary")
-                    self.send_header("content-length", str(len(data)))
+                    self.send_header("content-length", str(len(jsonl)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    self.wfile.write(jsonl)
                     return
             self._not_found()
 

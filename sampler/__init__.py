@@ -81,15 +81,11 @@ def init(*, transport: Transport | None = None, **settings: Any) -> Sampler | No
         register_atexit(lambda: STATE.sampler)
         if not _metrics_registered:
             _metrics_registered = True
-            register_metrics(_stats_or_empty)
+            register_metrics(stats)
     if new is None:
         logger.info("tastevin: sampler disabled (TASTEVIN_ENABLED=false)")
         # A disabled sampler still answers stats()/flush() through a None check.
     return new
-
-
-def _stats_or_empty() -> dict[str, Any]:
-    return stats()
 
 
 def flush(timeout_s: float = 5.0) -> bool:

@@ -408,22 +408,28 @@ def _wrap_stream(original: Any, is_async: bool) -> Any:
 
     def stream(*args: Any, **kwargs: Any) -> Any:
         manager = original(*args, **kwargs)
-        sampler = STATE.sampler
-        if sampler is None:
+        stream_kwargs = dict(kwargs, stream=True)
+        begun = _begin(stream_kwargs)
+        if begun is None:
+            return manager
+        sampler = begun.sampler if isinstance(begun, _Begun) else STATE.sampler
+        if sampler is None:  # shut down in between
             return manager
         try:
-            tags = current_tags()
-            trace_id, span_id = current_trace_ids()
-            sampling = sampler.decide(trace_id, tags.category if tags is not None else None)
-            if sampling is None and not sampler.sample_errors:
-                return manager
-            call = _Call(dict(kwargs, stream=True), trace_id, span_id, sampling is not None)
             attr = "_AsyncMessageStreamManager__api_request" if is_async else "_MessageStreamManager__api_request"
             request = getattr(manager, attr)
+
+            def start() -> tuple[_Call, dict[str, Any] | None]:
+                # The request is made when the manager is entered: time it from there.
+                if isinstance(begun, _Begun):
+                    begun.call.t0 = _perf()
+                    return begun.call, begun.sampling
+                return _unsampled_call(stream_kwargs, _perf()), None
+
             if is_async:
 
                 async def opened() -> Any:
-                    call.t0 = _perf()
+                    call, sampling = start()
                     try:
                         raw = await request
                     except Exception as exc:
@@ -436,7 +442,7 @@ def _wrap_stream(original: Any, is_async: bool) -> Any:
             else:
 
                 def opened_sync() -> Any:
-                    call.t0 = _perf()
+                    call, sampling = start()
                     try:
                         raw = request()
                     except Exception as exc:

@@ -94,9 +94,5 @@ def current_trace_ids() -> tuple[int, int | None]:
     Deciding from the trace id (as OTel's TraceIdRatioBased does) makes every service
     and every instrumentation agree on which traces are kept.
     """
-    span: Any = _get_context().get(_SPAN_KEY)
-    if span is not None:
-        ctx = span.get_span_context()
-        if ctx.trace_id:
-            return ctx.trace_id, ctx.span_id or None
-    return _randbits(128) or 1, None
+    ids = current_span_ids()
+    return ids if ids is not None else (_randbits(128) or 1, None)

@@ -152,9 +152,6 @@ class Sampler:
             self._dropped[reason] = self._dropped.get(reason, 0) + n
 
     # -- caller's thread ------------------------------------------------------------
-    def count_seen(self) -> None:
-        next(self._seen)
-
     def decide(self, trace_id: int, category: str | None) -> dict[str, Any] | None:
         """The sampling entry for this trace id and category, or None. Never blocks."""
         return self.decide_low64(trace_id & _TRACE_ID_MASK, category)

@@ -108,7 +108,8 @@ _OI_KIND = "openinference.span.kind"
 _ANY_MARKER = frozenset(
     ("gen_ai.operation.name", "gen_ai.system", "gen_ai.provider.name", "gen_ai.request.model", _OI_KIND)
 )
-_LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
+# Operations that are one model call (not an agent or tool span that contains several).
+MODEL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 _LEGACY_REQUEST_TYPES = {"chat": "chat", "completion": "text_completion"}
 # Without an operation name, one of these says the span is a model call (older OpenLLMetry).
 _CALL_EVIDENCE = (
@@ -254,7 +255,7 @@ def _operation(a: Mapping[str, Any], name: Any) -> str | None:
         return None
     op = a.get("gen_ai.operation.name")
     if isinstance(op, str) and op:
-        return op.lower() if op.lower() in _LLM_OPERATIONS else None
+        return op.lower() if op.lower() in MODEL_OPERATIONS else None
     kind = a.get(_OI_KIND)
     if isinstance(kind, str) and kind:
         return "chat" if kind.upper() == "LLM" else None

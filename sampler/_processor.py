@@ -23,7 +23,7 @@ from opentelemetry.trace import StatusCode, get_current_span
 
 from ._context import current_tags
 from ._core import Pending, Sampler
-from ._otel_spans import is_genai_span, span_to_call
+from ._otel_spans import MODEL_OPERATIONS, is_genai_span, span_to_call
 from ._state import IN_WRAPPED_CALL, STATE
 
 _MAX_CLAIMED = 10_000
@@ -31,7 +31,6 @@ _MAX_CLAIMED = 10_000
 
 # The model-call span open in this context, if any (a weak reference: never keeps a span alive).
 _OPEN_MODEL_SPAN: ContextVar[weakref.ref[Any] | None] = ContextVar("tastevin_open_model_span", default=None)
-_MODEL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 
 
 def _is_model_call(attributes: Any) -> bool:
@@ -40,7 +39,7 @@ def _is_model_call(attributes: Any) -> bool:
         return False
     operation = attributes.get("gen_ai.operation.name")
     if operation is not None:
-        return operation in _MODEL_OPERATIONS
+        return operation in MODEL_OPERATIONS
     return attributes.get("openinference.span.kind") == "LLM"
 
 
@@ -48,7 +47,7 @@ def _may_be_model_call(attributes: Any) -> bool:
     """Cheap pre-filter for on_end: SDK spans of other API calls (``models.list`` …) carry
     ``gen_ai.provider.name`` but no model operation."""
     operation = attributes.get("gen_ai.operation.name") if attributes else None
-    return operation is None or operation in _MODEL_OPERATIONS
+    return operation is None or operation in MODEL_OPERATIONS
 
 
 def _convert(span: ReadableSpan) -> dict[str, Any] | None:

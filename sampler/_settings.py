@@ -56,7 +56,8 @@ KAFKA_PASSTHROUGH = frozenset(
 )
 
 # Environment variables → (setting, parser). Parsers raise ValueError on bad input.
-_ENV_KAFKA = {
+# SASL/SSL: the same variables configure the sampler's producer and the ingest consumer.
+KAFKA_SECURITY_ENV = {
     "TASTEVIN_KAFKA_SECURITY_PROTOCOL": "security_protocol",
     "TASTEVIN_KAFKA_SASL_MECHANISM": "sasl_mechanism",
     "TASTEVIN_KAFKA_SASL_USERNAME": "sasl_plain_username",
@@ -64,6 +65,9 @@ _ENV_KAFKA = {
     "TASTEVIN_KAFKA_SSL_CAFILE": "ssl_cafile",
     "TASTEVIN_KAFKA_SSL_CERTFILE": "ssl_certfile",
     "TASTEVIN_KAFKA_SSL_KEYFILE": "ssl_keyfile",
+}
+_ENV_KAFKA = {
+    **KAFKA_SECURITY_ENV,
     "TASTEVIN_KAFKA_ACKS": "acks",
     "TASTEVIN_KAFKA_COMPRESSION": "compression_type",
 }

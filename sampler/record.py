@@ -64,6 +64,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ._semconv import empty_usage
+
 SCHEMA = "tastevin.sample/v1"
 SCHEMA_MAJOR = "v1"
 CONTENT_TYPE = b"application/json"
@@ -282,13 +284,7 @@ def build(
         "input_messages": call.get("input_messages") or [],
         "output_messages": call.get("output_messages") or [],
         "finish_reason": call.get("finish_reason"),
-        "usage": call.get("usage")
-        or {
-            "input_tokens": None,
-            "output_tokens": None,
-            "cache_read_input_tokens": None,
-            "cache_write_input_tokens": None,
-        },
+        "usage": call.get("usage") or empty_usage(),
         "latency_ms": float(call.get("latency_ms") or 0.0),
         "ttft_ms": call.get("ttft_ms"),
         "error": _error(call.get("error")),

@@ -12,9 +12,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_sampler_benchmark_quick_run() -> None:
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("bench_sampler.py", ("1. Added latency per call", "2. Broker down", "3. Worker throughput")),
+        ("bench_ingest.py", ("Ingest of 2,000 records", "kafka-python raw consume", "ingest → SQLite")),
+    ],
+    ids=["sampler", "ingest"],
+)
+def test_benchmark_quick_run(script: str, expected: tuple[str, ...]) -> None:
     result = subprocess.run(
-        [sys.executable, "benchmarks/bench_sampler.py", "--quick"],
+        [sys.executable, f"benchmarks/{script}", "--quick"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -22,20 +30,5 @@ def test_sampler_benchmark_quick_run() -> None:
         env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    for title in ("1. Added latency per call", "2. Broker down", "3. Worker throughput"):
-        assert title in result.stdout
-
-
-@pytest.mark.slow
-def test_ingest_benchmark_quick_run() -> None:
-    result = subprocess.run(
-        [sys.executable, "benchmarks/bench_ingest.py", "--quick"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Ingest of 2,000 records" in result.stdout
-    assert "kafka-python raw consume" in result.stdout and "ingest → SQLite" in result.stdout
+    for text in expected:
+        assert text in result.stdout

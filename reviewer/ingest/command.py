@@ -6,17 +6,10 @@ import sys
 
 import click
 
+from sampler._settings import KAFKA_SECURITY_ENV
+
 from ..store import DEFAULT_DB_URL
 
-KAFKA_SECURITY_ENV = {
-    "security_protocol": "TASTEVIN_KAFKA_SECURITY_PROTOCOL",
-    "sasl_mechanism": "TASTEVIN_KAFKA_SASL_MECHANISM",
-    "sasl_plain_username": "TASTEVIN_KAFKA_SASL_USERNAME",
-    "sasl_plain_password": "TASTEVIN_KAFKA_SASL_PASSWORD",
-    "ssl_cafile": "TASTEVIN_KAFKA_SSL_CAFILE",
-    "ssl_certfile": "TASTEVIN_KAFKA_SSL_CERTFILE",
-    "ssl_keyfile": "TASTEVIN_KAFKA_SSL_KEYFILE",
-}
 
 
 def _echo(line: str) -> None:
@@ -77,7 +70,7 @@ def ingest(
     servers = tuple(s.strip() for s in bootstrap_servers.split(",") if s.strip())
     if not servers:
         raise click.BadParameter("give at least one host:port", param_hint="--bootstrap-servers")
-    security = {option: os.environ[env] for option, env in KAFKA_SECURITY_ENV.items() if os.environ.get(env)}
+    security = {option: os.environ[env] for env, option in KAFKA_SECURITY_ENV.items() if os.environ.get(env)}
     config = IngestConfig(
         bootstrap_servers=servers,
         topic=topic,
