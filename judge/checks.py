@@ -49,8 +49,10 @@ __all__ = [
     "NoRefusalCheck",
     "RegexCheck",
     "ValidJsonCheck",
+    "call_error",
     "output_text",
     "run_checks",
+    "sample_field",
 ]
 
 ID_PATTERN = re.compile(r"[a-z0-9_]+")
@@ -76,7 +78,8 @@ def validate_id(value: str) -> str:
     return value
 
 
-def _field(sample: Any, name: str) -> Any:
+def sample_field(sample: Any, name: str) -> Any:
+    """``name`` of a sample given as a mapping (wire record) or an object (store row); None if absent."""
     if isinstance(sample, Mapping):
         return sample.get(name)
     return getattr(sample, name, None)
@@ -87,7 +90,7 @@ def _preview(value: str) -> str:
 
 
 def _was_cut(text: str, sample: Any) -> bool:
-    return bool(_field(sample, "truncated")) and TRUNCATION_MARK in text
+    return bool(sample_field(sample, "truncated")) and TRUNCATION_MARK in text
 
 
 def _json_error(exc: json.JSONDecodeError) -> str:
@@ -230,7 +233,7 @@ class _AttributeCheck(_CheckBase):
     json_field: str | None = Field(default=None, min_length=1)
 
     def _expected(self, sample: Any) -> str | CriterionResult:
-        attributes = _field(sample, "attributes")
+        attributes = sample_field(sample, "attributes")
         if not isinstance(attributes, Mapping) or self.attribute not in attributes or attributes[self.attribute] is None:
             return self._unscored(f"no expected value: attribute {self.attribute!r} not set")
         return _as_text(attributes[self.attribute])
@@ -409,11 +412,12 @@ def output_text(output_messages: Sequence[Any] | None) -> tuple[str, list[str]]:
     return "\n".join(texts), others
 
 
-def _error_type(sample: Any) -> str | None:
-    error_type = _field(sample, "error_type")
+def call_error(sample: Any) -> str | None:
+    """The error type when the sampled call failed (so there is no output to judge), else None."""
+    error_type = sample_field(sample, "error_type")
     if error_type:
         return str(error_type)
-    error = _field(sample, "error")  # a wire record rather than a store row
+    error = sample_field(sample, "error")  # a wire record rather than a store row
     if isinstance(error, Mapping) and error.get("type"):
         return str(error["type"])
     return None
@@ -429,10 +433,10 @@ def run_checks(rubric: Rubric, sample: Any) -> list[CriterionResult]:
     """
     if not rubric.checks:
         return []
-    error = _error_type(sample)
+    error = call_error(sample)
     if error is not None:
         return [CriterionResult.unscored(c.id, "rule", f"the call failed: {error}") for c in rubric.checks]
-    text, others = output_text(_field(sample, "output_messages"))
+    text, others = output_text(sample_field(sample, "output_messages"))
     if not text and others:
         reason = f"no text in the output, only {', '.join(sorted(set(others)))} parts"
         return [CriterionResult.unscored(c.id, "rule", reason) for c in rubric.checks]

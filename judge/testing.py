@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeAnthropicServer", "Reply"]
+__all__ = ["FakeAnthropicServer", "Reply", "verdicts_responder"]
 
 
 @dataclass
@@ -48,6 +48,41 @@ class Reply:
 
 def _default_responder(body: dict[str, Any]) -> Reply:
     return Reply(text="OK")
+
+
+def verdicts_responder(
+    decide: Callable[[str, str], str] | None = None, *, input_tokens: int = 900, output_tokens: int = 150
+) -> Callable[[dict[str, Any]], Reply]:
+    """A responder that answers the judge like a well-behaved model.
+
+    ``decide(criterion_id, conversation_text) -> "pass" | "fail"`` (default: always
+    pass) is asked once per criterion listed in the request's output schema — the
+    structured-output format (answered as JSON text) or the forced tool (answered with a
+    tool call). Other requests get a plain text reply.
+    """
+
+    def respond(body: dict[str, Any]) -> Reply:
+        tools = body.get("tools") or []
+        output_format = (body.get("output_config") or {}).get("format")
+        if tools:
+            schema = tools[0]["input_schema"]
+        elif output_format:
+            schema = output_format["schema"]
+        else:
+            return Reply(text="OK")
+        ids = schema["properties"]["criteria"]["items"]["properties"]["id"]["enum"]
+        text = json.dumps(body.get("messages"))
+        items = []
+        for ident in ids:
+            verdict = decide(ident, text) if decide is not None else "pass"
+            items.append({"id": ident, "explanation": f"The reply {'meets' if verdict == 'pass' else 'misses'} {ident}.",
+                          "verdict": verdict})
+        if tools:
+            return Reply(tool_name=tools[0]["name"], tool_input={"criteria": items},
+                         input_tokens=input_tokens, output_tokens=output_tokens)
+        return Reply(text=json.dumps({"criteria": items}), input_tokens=input_tokens, output_tokens=output_tokens)
+
+    return respond
 
 
 def _now_iso() -> str:

@@ -203,6 +203,9 @@ class Rubric(StoreModel, table=True):
     judge_model: str | None = None
     judge_fraction: float = 1.0
     source_path: str | None = None
+    # The whole validated rubric (the content the version hashes), so a judge can rebuild
+    # a rubric whose file has since changed, e.g. to collect a batch submitted with it.
+    spec: dict[str, Any] | None = Field(default=None, sa_type=NULLABLE_JSON_TYPE)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 
@@ -241,6 +244,29 @@ class JudgeRun(StoreModel, table=True):
     avg_latency_ms: float | None = None
     provider_batch_id: str | None = Field(default=None, index=True)
     error: str | None = Field(default=None, sa_type=sa.Text)
+    # Why the run ended ("done", "budget", "limit", "signal", "error"); ``errored`` counts
+    # judgments that could not be made (judge unreachable after retries) and were left
+    # for a later run, not stored.
+    stop_reason: str | None = None
+    errored: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class JudgeClaim(StoreModel, table=True):
+    """A (sample, rubric version, judge model) being judged by a run right now.
+
+    The primary key is the judgment's own unique key, so two workers inserting the same
+    claim cannot both win (``INSERT … ON CONFLICT DO NOTHING RETURNING``): a worker judges
+    only what it claimed. The claim is deleted in the transaction that stores the
+    judgment; claims of a run whose worker died are released when the run is taken over.
+    """
+
+    __tablename__ = "judge_claim"
+
+    sample_id: str = Field(foreign_key="sample.sample_id", primary_key=True, max_length=32)
+    rubric_version: str = Field(primary_key=True)
+    judge_model: str = Field(primary_key=True)
+    run_id: int = Field(foreign_key="judge_run.id", index=True)
+    claimed_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 
 class Judgment(StoreModel, table=True):
@@ -326,4 +352,4 @@ class Alert(StoreModel, table=True):
     last_delivery_error: str | None = Field(default=None, sa_type=sa.Text)
 
 
-TABLES = ("sample", "dead_letter", "rubric", "judge_run", "judgment", "review", "alert")
+TABLES = ("sample", "dead_letter", "rubric", "judge_run", "judgment", "judge_claim", "review", "alert")

@@ -42,7 +42,7 @@ from reviewer.store.models import TABLES
 
 TASTEVIN = [sys.executable, "-m", "reviewer.cli"]
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0001_initial"
+HEAD = "0002_judge_claims"
 T0 = datetime(2025, 3, 4, 5, 6, 7, 123456, tzinfo=timezone.utc)
 
 
@@ -235,7 +235,7 @@ def test_ensure_schema_refuses_a_revision_from_a_newer_tastevin(engine: Any) -> 
     upgrade(engine)
     with engine.begin() as connection:
         connection.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0099_future'"))
-    with pytest.raises(ConfigError, match=r"at 0099_future, which this tastevin \(head 0001_initial\) does not know"):
+    with pytest.raises(ConfigError, match=r"at 0099_future, which this tastevin \(head 0002_judge_claims\) does not know"):
         ensure_schema(engine, auto_upgrade=True)
     with pytest.raises(StoreError, match="newer"):
         upgrade(engine)
