@@ -90,10 +90,10 @@ def sync_rubrics(engine: Engine, rubrics: Iterable[Rubric]) -> None:
             )
 
 
-def rubric_by_version(engine: Engine, name: str, version: str) -> Rubric | None:
+def rubric_by_version(engine: Engine, version: str) -> Rubric | None:
     """Rebuild a stored rubric version (e.g. to collect a batch after its file changed)."""
     with Session(engine) as session:
-        row = session.exec(select(RubricRow).where(RubricRow.name == name, RubricRow.version == version)).first()
+        row = session.exec(select(RubricRow).where(RubricRow.version == version)).first()
     if row is None or row.spec is None:
         return None
     rubric = Rubric.from_spec(RubricSpec.model_validate(row.spec), source_path=row.source_path)

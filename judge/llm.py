@@ -38,8 +38,10 @@ __all__ = [
     "Outcome",
     "judge_sample",
     "judgment_row",
+    "local_outcome",
     "make_client",
     "outcome_from_message",
+    "unscored_llm",
 ]
 
 NO_JUDGE_REASON = "no judge configured"
@@ -121,7 +123,8 @@ def judgment_row(
     }
 
 
-def _unscored_llm(target: Target, reason: str) -> list[CriterionResult]:
+def unscored_llm(target: Target, reason: str) -> list[CriterionResult]:
+    """Every LLM criterion of the target's rubric, unscored with ``reason``."""
     return [CriterionResult.unscored(c.id, "llm", reason) for c in target.rubric.criteria]
 
 
@@ -131,10 +134,10 @@ def local_outcome(sample: Any, target: Target, *, run_id: int | None) -> Outcome
     if not target.rubric.criteria:
         return Outcome(judgment_row(sample, target, run_id=run_id, rules=rules, llm=[]))
     if not target.uses_llm:
-        return Outcome(judgment_row(sample, target, run_id=run_id, rules=rules, llm=_unscored_llm(target, NO_JUDGE_REASON)))
+        return Outcome(judgment_row(sample, target, run_id=run_id, rules=rules, llm=unscored_llm(target, NO_JUDGE_REASON)))
     error = call_error(sample)
     if error is not None:
-        llm = _unscored_llm(target, f"the call failed ({error}): no output to judge")
+        llm = unscored_llm(target, f"the call failed ({error}): no output to judge")
         return Outcome(judgment_row(sample, target, run_id=run_id, rules=rules, llm=llm))
     return None
 
@@ -171,7 +174,7 @@ def outcome_from_message(
     try:
         llm = read_reply(message, target.rubric)
     except BadReply as exc:
-        return Outcome(judgment_row(sample, target, rules=rules, llm=_unscored_llm(target, exc.reason),
+        return Outcome(judgment_row(sample, target, rules=rules, llm=unscored_llm(target, exc.reason),
                                     bad_reply=exc.reason, **common))
     return Outcome(judgment_row(sample, target, rules=rules, llm=llm, **common))
 
@@ -228,7 +231,7 @@ async def judge_sample(
             reason = f"the judge API rejected this sample's request ({_status_message(exc)})"
             rules = run_checks(target.rubric, sample)
             return Outcome(judgment_row(sample, target, run_id=run_id, rules=rules,
-                                        llm=_unscored_llm(target, reason), bad_reply=reason))
+                                        llm=unscored_llm(target, reason), bad_reply=reason))
         return Outcome(None, error=_status_message(exc))
     except (anthropic.APIConnectionError, anthropic.APITimeoutError) as exc:
         return Outcome(None, error=f"{type(exc).__name__}: {exc}")

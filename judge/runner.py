@@ -16,7 +16,9 @@ database is used through ``asyncio.to_thread`` so calls in flight never wait on 
 The run stops early when the budget would be exceeded (``stop_reason="budget"``), the
 sample limit is reached (``"limit"``), ``stop`` is set (``"signal"``, status
 ``cancelled``) or the judge API rejects the configuration (``failed``). Claims not
-judged are released, so a later run picks them up.
+judged are released, so a later run picks them up. A crash (kill -9) loses the calls in
+flight and the results of the last flush window; their claims are released when the
+next worker takes the run over, and they are judged again.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from .llm import BudgetExhausted, JudgeRejected, judge_sample
 from .pricing import Budget, PriceTable
 from .prompt import DEFAULT_MAX_TOKENS, OutputMode
 from .rubric import Rubric
-from .runs import create_run, finish_run, get_run, take_over_stale
+from .runs import create_run, finish_run, get_run, heartbeat, take_over_stale
 
 __all__ = ["DEFAULT_JUDGE_MODEL", "RunOptions", "RunResult", "default_worker_id", "make_targets", "run_sync"]
 
@@ -233,14 +235,24 @@ async def _run(
             progress(state.done, total)
 
     async def writer(finished: asyncio.Event) -> None:
+        # Storing beats the heartbeat; beat anyway while calls are slow (retries, backoff),
+        # so no other worker takes a live run for a dead one.
+        beat_every_s = min(10.0, options.stale_after_s / 4)
+        last_beat = loop.time()
         while not finished.is_set():
             try:
                 await asyncio.wait_for(wake.wait(), timeout=options.flush_s)
             except asyncio.TimeoutError:
                 pass
             wake.clear()
-            await flush()
+            if state.buffer or state.errored:
+                await flush()
+                last_beat = loop.time()
+            elif loop.time() - last_beat >= beat_every_s:
+                await asyncio.to_thread(heartbeat, engine, run_id)
+                last_beat = loop.time()
 
+    loop = asyncio.get_running_loop()
     finished = asyncio.Event()
     writer_task = asyncio.create_task(writer(finished))
     try:

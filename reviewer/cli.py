@@ -122,11 +122,14 @@ def db_current(db_url: str) -> None:
 
 
 def _register_commands() -> None:
+    from judge.cli_judge import judge, runs
     from judge.cli_rubrics import rubrics
 
     from .ingest.command import ingest
 
     cli.add_command(ingest)
+    cli.add_command(judge)
+    cli.add_command(runs)
     cli.add_command(rubrics)
 
 

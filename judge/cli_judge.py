@@ -1,0 +1,296 @@
+"""``tastevin judge`` (score samples on a schedule) and ``tastevin runs`` (list / show runs)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reviewer._errors import ConfigError
+from reviewer.store import DB_URL_ENV, DEFAULT_DB_URL
+
+from .cli_rubrics import RUBRICS_ENV
+
+logger = logging.getLogger(__name__)
+
+_DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h|d)?")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+_db_option = click.option(
+    "--db", "db_url", default=DEFAULT_DB_URL, show_default=True, envvar=DB_URL_ENV, show_envvar=True,
+    help="Store URL: sqlite:///FILE or postgresql://user:password@host:5432/dbname.",
+)
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``30s``, ``15m``, ``1h``, ``1d`` → seconds; raises click.BadParameter otherwise."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None or float(match["n"]) <= 0:
+        raise click.BadParameter(f"{text!r} is not a duration such as 30s, 15m, 1h")
+    return float(match["n"]) * _UNITS[match["unit"]]
+
+
+class _Progress:
+    """A rich progress bar on a terminal; a line every 10 s otherwise (logs, CI)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._bar: Any = None
+        self._task: Any = None
+        self._last_line = 0.0
+        if sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+            self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self._bar is not None:
+            if self._task is None:
+                self._bar.start()
+                self._task = self._bar.add_task(self.label, total=total)
+            self._bar.update(self._task, completed=done, total=max(total or 0, done) or None)
+            return
+        now = time.monotonic()
+        if done == 0 or now - self._last_line >= 10:
+            self._last_line = now
+            click.echo(f"{self.label}: {done}/{total if total is not None else '?'} judged", err=True)
+
+    def close(self) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.stop()
+
+
+def _summary(run: Any) -> str:
+    scored = run.passed + run.failed
+    rate = f"{run.passed / scored:.1%}" if scored else "n/a"
+    latency = f"{run.avg_latency_ms:.0f} ms" if run.avg_latency_ms is not None else "n/a"
+    line = (f"run {run.id} {run.status} ({run.stop_reason}): judged {run.judged} — pass {run.passed}, fail {run.failed}, "
+            f"unscored {run.unscored}; pass rate {rate}; errored {run.errored}; tokens {run.input_tokens} in / "
+            f"{run.output_tokens} out; cost ${run.cost_usd:.4f}; avg judge latency {latency}")
+    return line + (f"\n  note: {run.error}" if run.error else "")
+
+
+@click.command()
+@_db_option
+@click.option("--rubrics", "rubrics_dir", envvar=RUBRICS_ENV, show_envvar=True, metavar="DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Directory of rubric files (*.yaml). Default: the example rubrics shipped with tastevin.")
+@click.option("--once", "once", is_flag=True, help="Run once and exit (the default when --every is not given).")
+@click.option("--every", "every", metavar="DURATION", envvar="TASTEVIN_JUDGE_EVERY", show_envvar=True,
+              help="Run on a schedule, e.g. 15m, until SIGINT/SIGTERM.")
+@click.option("--mode", type=click.Choice(["sync", "batch"]), default="sync", show_default=True,
+              envvar="TASTEVIN_JUDGE_MODE", show_envvar=True,
+              help="sync: call the judge now, concurrently. batch: submit through the Message Batches API "
+                   "(half price) and collect the results on a later tick.")
+@click.option("--model", "model", default=None, envvar="TASTEVIN_JUDGE_MODEL", show_envvar=True,
+              help="Judge model for rubrics that do not name one. [default: claude-sonnet-5-5]")
+@click.option("--output", "output", type=click.Choice(["json_schema", "tool"]), default="json_schema",
+              show_default=True, envvar="TASTEVIN_JUDGE_OUTPUT", show_envvar=True,
+              help="How the verdicts are forced into their schema: structured outputs, or a forced tool call "
+                   "(for older models and gateways).")
+@click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1, 1024),
+              envvar="TASTEVIN_JUDGE_CONCURRENCY", show_envvar=True, help="Judge calls in flight at once (sync mode).")
+@click.option("--budget-usd", type=click.FloatRange(0, min_open=True), default=None,
+              envvar="TASTEVIN_JUDGE_BUDGET_USD", show_envvar=True,
+              help="Stop a run before its judge cost would exceed this many US dollars. Default: no budget.")
+@click.option("--max-samples", type=click.IntRange(1), default=None, envvar="TASTEVIN_JUDGE_MAX_SAMPLES",
+              show_envvar=True, help="Judge at most this many (sample, rubric) pairs per run. Default: all.")
+@click.option("--max-tokens", type=click.IntRange(256), default=4096, show_default=True,
+              envvar="TASTEVIN_JUDGE_MAX_TOKENS", show_envvar=True, help="max_tokens of each judge call.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(1), default=120.0, show_default=True,
+              envvar="TASTEVIN_JUDGE_TIMEOUT_S", show_envvar=True, metavar="SECONDS",
+              help="Client timeout of one judge call attempt.")
+@click.option("--max-retries", type=click.IntRange(0, 20), default=4, show_default=True,
+              envvar="TASTEVIN_JUDGE_MAX_RETRIES", show_envvar=True,
+              help="Retries with exponential backoff on 408/409/429/5xx/529 and timeouts.")
+@click.option("--prices", "prices_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, envvar="TASTEVIN_JUDGE_PRICES", show_envvar=True,
+              help="YAML/JSON price table (model: {input, output, cache_read, cache_write} USD per million "
+                   "tokens) extending the built-in one.")
+@click.option("--stale-after", "stale_after_s", type=click.FloatRange(1), default=120.0, show_default=True,
+              envvar="TASTEVIN_JUDGE_STALE_AFTER_S", show_envvar=True, metavar="SECONDS",
+              help="A running run without a heartbeat for this long is taken over (its worker died).")
+@click.option("--base-url", default=None, envvar="ANTHROPIC_BASE_URL", show_envvar=True,
+              help="Anthropic API base URL (a compatible gateway). The key is read from ANTHROPIC_API_KEY.")
+def judge(
+    db_url: str, rubrics_dir: Path | None, once: bool, every: str | None, mode: str, model: str | None, output: str,
+    concurrency: int, budget_usd: float | None, max_samples: int | None, max_tokens: int, timeout_s: float,
+    max_retries: int, prices_file: Path | None, stale_after_s: float, base_url: str | None,
+) -> None:
+    """Score sampled calls against the rubrics: rule checks, and the LLM judge when configured.
+
+    Every judgment is unique per (sample, rubric version, judge model): re-running never
+    judges twice, a crashed run is resumed by the next one, and several workers can share
+    one PostgreSQL store. Without ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL) the LLM
+    criteria are unscored ("no judge configured") while rule checks still score.
+    Exits 0 when the run(s) ended, 2 on a configuration or store error.
+    """
+    from reviewer.store import ensure_schema, make_engine
+
+    from .batch import collect_batches, submit_batch
+    from .llm import make_client
+    from .pricing import PriceTable
+    from .rubric import example_rubrics_dir, load_rubrics
+    from .runner import DEFAULT_JUDGE_MODEL, RunOptions, run_sync
+
+    if once and every:
+        raise click.UsageError("give either --once or --every, not both")
+    interval_s = parse_duration(every) if every else None
+    rubrics = load_rubrics(rubrics_dir if rubrics_dir is not None else example_rubrics_dir())
+    prices = PriceTable.load(prices_file)
+    api_key = os.environ.get("ANTHROPIC_API_KEY") or None
+    async_client = make_client(api_key=api_key, base_url=base_url, timeout_s=timeout_s, max_retries=max_retries)
+    if async_client is None:
+        click.echo("note: no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL: LLM criteria are recorded as unscored "
+                   "('no judge configured'); rule checks still score.", err=True)
+    options = RunOptions(
+        trigger="schedule" if interval_s else "manual", default_model=model or DEFAULT_JUDGE_MODEL,
+        max_tokens=max_tokens, output=output,  # type: ignore[arg-type]
+        concurrency=concurrency, budget_usd=budget_usd, max_samples=max_samples, stale_after_s=stale_after_s,
+    )
+    engine = make_engine(db_url)
+    ensure_schema(engine)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        click.echo(f"received signal {signum}: finishing the calls in flight, then stopping", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    def tick() -> None:
+        if mode == "sync":
+            progress = _Progress("judging")
+            try:
+                result = run_sync(engine, rubrics, client=async_client, prices=prices, options=options, stop=stop,
+                                  progress=progress)
+            finally:
+                progress.close()
+            click.echo(_summary(result.run))
+            return
+        import anthropic
+
+        sync_client = None
+        if async_client is not None:
+            sync_client = anthropic.Anthropic(api_key=api_key or "not-needed", base_url=base_url or None,
+                                              timeout=timeout_s, max_retries=max_retries)
+            collected, pending = collect_batches(engine, client=sync_client, prices=prices,
+                                                 worker_id=options.worker_id, lease_s=stale_after_s)
+            for run in collected:
+                click.echo(_summary(run))
+            for batch_id in pending:
+                click.echo(f"batch {batch_id} is still processing; collected on a later tick", err=True)
+        submitted = submit_batch(engine, rubrics, client=sync_client, prices=prices, options=options)
+        if submitted is not None:
+            if submitted.provider_batch_id:
+                click.echo(f"run {submitted.id}: submitted batch {submitted.provider_batch_id} "
+                           f"({submitted.judged} judged locally); run again later to collect the results")
+            else:
+                click.echo(_summary(submitted))
+
+    try:
+        while True:
+            tick()
+            if interval_s is None or stop.is_set():
+                break
+            click.echo(f"next run in {every}", err=True)
+            if stop.wait(interval_s):
+                break
+    finally:
+        engine.dispose()
+
+
+@click.group()
+def runs() -> None:
+    """List judge runs and show their results."""
+
+
+def _engine(db_url: str) -> Any:
+    from reviewer.store import ensure_schema, make_engine
+
+    engine = make_engine(db_url)
+    ensure_schema(engine)
+    return engine
+
+
+def _run_json(run: Any) -> dict[str, Any]:
+    data = run.model_dump(mode="json")
+    scored = run.passed + run.failed
+    data["pass_rate"] = run.passed / scored if scored else None
+    return data
+
+
+@runs.command("list")
+@_db_option
+@click.option("--page-size", default=20, show_default=True, type=click.IntRange(1, 1000), help="Runs per page.")
+@click.option("--page-token", default=None, help="Continue after the page that printed this token.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: {runs: [...], next_page_token}.")
+def runs_list(db_url: str, page_size: int, page_token: str | None, as_json: bool) -> None:
+    """Judge runs, newest first."""
+    from .runs import list_runs
+
+    engine = _engine(db_url)
+    try:
+        page, next_token = list_runs(engine, page_size=page_size, page_token=page_token)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps({"runs": [_run_json(r) for r in page], "next_page_token": next_token}, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "status", "mode", "trigger", "started", "judged", "pass", "fail", "unscored", "pass rate",
+                  "cost $", "stop")
+    for run in page:
+        scored = run.passed + run.failed
+        table.add_row(str(run.id), run.status, run.mode, run.trigger,
+                      (run.started_at or run.created_at).strftime("%Y-%m-%d %H:%M"), str(run.judged), str(run.passed),
+                      str(run.failed), str(run.unscored), f"{run.passed / scored:.1%}" if scored else "—",
+                      f"{run.cost_usd:.4f}", run.stop_reason or "")
+    Console(width=160).print(table)
+    if next_token:
+        click.echo(f"next page: tastevin runs list --page-token {next_token}")
+
+
+@runs.command("show")
+@_db_option
+@click.argument("run_id", type=int)
+@click.option("--limit", type=click.IntRange(1), default=None, help="Show at most this many cases.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: {run: {...}, cases: [...]}.")
+def runs_show(db_url: str, run_id: int, limit: int | None, as_json: bool) -> None:
+    """One run: its totals and per-case results (verdict, output preview, judge latency)."""
+    from .runs import cases, get_run
+
+    engine = _engine(db_url)
+    try:
+        run = get_run(engine, run_id)
+        if run is None:
+            raise ConfigError(f"no judge run {run_id}: see `tastevin runs list`")
+        found = cases(engine, run_id, limit=limit)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps({"run": _run_json(run), "cases": [c.to_json() for c in found]}, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    click.echo(_summary(run))
+    table = Table("verdict", "sample", "category", "rubric", "latency ms", "output (first 200 characters)")
+    for case in found:
+        table.add_row(case.verdict, case.sample_id[:12], case.category, case.rubric,
+                      f"{case.latency_ms:.0f}" if case.latency_ms is not None else "—", case.output_preview)
+    Console(width=200).print(table)
