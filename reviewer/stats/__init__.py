@@ -1,0 +1,117 @@
+"""Score and drift statistics: pure functions over plain numbers, lists and numpy arrays.
+
+No database, no I/O: ``reviewer.queries`` aggregates in SQL and hands the counts and
+values to these functions; the app, the alerts and ``tastevin drift`` show the results.
+Numbers come with their uncertainty, and "too few samples" is a result (a ``Status``),
+never a 0.0.
+
+* ``_rates`` — Wilson intervals, inclusion-weighted (Hájek) rates, Kish's effective size;
+* ``_categories`` — per-category counts in a window and their summary rows;
+* ``_compare`` — current vs baseline per category: the pooled two-proportion z-test;
+* ``_decompose`` — the change of the overall rate split into mix and quality effects;
+* ``_drift`` — PSI, Jensen–Shannon, KS and normalised Wasserstein drift per feature.
+"""
+
+from __future__ import annotations
+
+from ._categories import (
+    ALL_CATEGORIES,
+    CategoryCounts,
+    CategorySummary,
+    merge_counts,
+    pass_rate,
+    summarize_categories,
+    summarize_category,
+    summarize_overall,
+)
+from ._compare import (
+    DEFAULT_ALPHA,
+    CategoryChange,
+    ChangeVerdict,
+    ZTest,
+    compare_categories,
+    compare_category,
+    failing_categories,
+    two_proportion_ztest,
+)
+from ._decompose import (
+    CategoryContribution,
+    RateChangeDecomposition,
+    decompose_pass_rate_change,
+    decompose_rate_change,
+)
+from ._drift import (
+    JS_THRESHOLD,
+    KS_ALPHA,
+    KS_MAX_REFERENCE,
+    PSI_EPSILON,
+    PSI_SIGNIFICANT,
+    PSI_THRESHOLD,
+    WASSERSTEIN_THRESHOLD,
+    DriftMethod,
+    DriftResult,
+    DriftVerdict,
+    FeatureKind,
+    categorical_drift,
+    jensen_shannon_distance,
+    numeric_drift,
+    population_stability_index,
+)
+from ._rates import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_MIN_SAMPLES,
+    RateEstimate,
+    Status,
+    kish_effective_size,
+    kish_from_sums,
+    rate_estimate,
+    weighted_rate_estimate,
+    wilson_interval,
+)
+
+__all__ = [
+    "ALL_CATEGORIES",
+    "DEFAULT_ALPHA",
+    "DEFAULT_CONFIDENCE",
+    "DEFAULT_MIN_SAMPLES",
+    "JS_THRESHOLD",
+    "KS_ALPHA",
+    "KS_MAX_REFERENCE",
+    "PSI_EPSILON",
+    "PSI_SIGNIFICANT",
+    "PSI_THRESHOLD",
+    "WASSERSTEIN_THRESHOLD",
+    "CategoryChange",
+    "CategoryContribution",
+    "CategoryCounts",
+    "CategorySummary",
+    "ChangeVerdict",
+    "DriftMethod",
+    "DriftResult",
+    "DriftVerdict",
+    "FeatureKind",
+    "RateChangeDecomposition",
+    "RateEstimate",
+    "Status",
+    "ZTest",
+    "categorical_drift",
+    "compare_categories",
+    "compare_category",
+    "decompose_pass_rate_change",
+    "decompose_rate_change",
+    "failing_categories",
+    "jensen_shannon_distance",
+    "kish_effective_size",
+    "kish_from_sums",
+    "merge_counts",
+    "numeric_drift",
+    "pass_rate",
+    "population_stability_index",
+    "rate_estimate",
+    "summarize_categories",
+    "summarize_category",
+    "summarize_overall",
+    "two_proportion_ztest",
+    "weighted_rate_estimate",
+    "wilson_interval",
+]
