@@ -83,7 +83,7 @@ def bench_sync(samples: int, concurrency: int, latency_s: float) -> tuple[float,
                 if done >= mark and all(m != mark for m, _ in memory):
                     memory.append((mark, rss_mb()))
 
-        with FakeAnthropicServer(verdicts_responder(), latency_s=latency_s) as server:
+        with FakeAnthropicServer(verdicts_responder(), latency_s=latency_s, keep_requests=100) as server:
             client = anthropic.AsyncAnthropic(api_key="sk-ant-bench", base_url=server.url, max_retries=2, timeout=30.0)
             started = time.perf_counter()
             result = run_sync(engine, [RUBRIC], client=client, prices=PriceTable.load(),

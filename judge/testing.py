@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
+import socket
+import sys
 import threading
 import time
 import uuid
@@ -25,9 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["FakeAnthropicServer", "Reply", "verdicts_responder"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -85,15 +90,72 @@ def verdicts_responder(
     return respond
 
 
+class _RequestLog(list[dict[str, Any]]):
+    """``FakeAnthropicServer.requests`` keeping only the newest ``limit`` bodies (None: all)."""
+
+    def __init__(self, limit: int | None) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def append(self, item: dict[str, Any]) -> None:
+        super().append(item)
+        if self.limit is not None and len(self) > 2 * self.limit:  # trim in chunks: amortised O(1)
+            del self[: len(self) - self.limit]
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """Tracks its connections so ``stop`` can close them and join every handler thread."""
+
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        super().__init__(address, handler)
+        self._connections_lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # The handler writes headers and body separately: without TCP_NODELAY, Nagle's
+        # algorithm meets the client's delayed ACK and every reply waits ~40 ms.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut every open connection down, so idle keep-alive handlers return."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:  # already closed by the peer
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out (or stop()) closed the socket under a handler that was
+        # still writing: expected here, not worth a traceback on stderr.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        logger.error("fake Anthropic server: a request handler failed", exc_info=True)
+
+
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class FakeAnthropicServer:
-    """Threaded server on 127.0.0.1 and a free port; a context manager.
+    """Threaded server on 127.0.0.1 and ``port`` (0: a free one); a context manager.
 
-    Thread-safe: ``requests`` lists every Messages request body received (including
-    those made from batches), ``batches`` maps batch id → state.
+    Thread-safe: ``requests`` lists the Messages request bodies received (including
+    those made from batches; only the newest ``keep_requests`` when set, so a long run
+    stays small), ``batches`` maps batch id → state. ``stop()`` closes open connections
+    and joins every handler thread, so nothing outlives it.
     """
 
     def __init__(
@@ -102,19 +164,22 @@ class FakeAnthropicServer:
         *,
         latency_s: float = 0.0,
         batch_processing_s: float = 0.0,
-        model: str = "claude-sonnet-4-5-20250929",
+        model: str = "claude-sonnet-5-5-20261015",
+        port: int = 0,
+        keep_requests: int | None = None,
     ) -> None:
         self.responder = responder or _default_responder
         self.latency_s = latency_s
         self.batch_processing_s = batch_processing_s
         self.model = model
-        self.requests: list[dict[str, Any]] = []
+        self.port = port
+        self.requests: list[dict[str, Any]] = _RequestLog(keep_requests)
         self.batches: dict[str, dict[str, Any]] = {}
         self.batch_create_calls = 0
         self._lock = threading.Lock()
         self._failures: list[tuple[int, str]] = []
         self._ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- control ---------------------------------------------------------------------
@@ -129,21 +194,31 @@ class FakeAnthropicServer:
         with self._lock:
             self._failures.extend([(status, error_type)] * times)
 
-    def start(self) -> FakeAnthropicServer:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        server.daemon_threads = True
+    def start(self) -> Self:
+        """Bind and serve on a background thread; raises OSError if the port is taken."""
+        server = _HTTPServer(("127.0.0.1", self.port), _make_handler(self))
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="fake-anthropic", daemon=True)
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop serving, close open connections, join the handler and server threads. Idempotent.
 
-    def __enter__(self) -> FakeAnthropicServer:
+        Blocks while a request handler sleeps out a delay.
+        """
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()  # joins the handler threads (block_on_close)
+        self._server = None
+        if thread is not None:
+            thread.join(timeout_s)
+            self._thread = None
+
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

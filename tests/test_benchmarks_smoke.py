@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
     [
         ("bench_sampler.py", ("1. Added latency per call", "2. Broker down", "3. Worker throughput")),
         ("bench_ingest.py", ("Ingest of 2,000 records", "kafka-python raw consume", "ingest → SQLite")),
+        ("bench_judge.py", ("1. Sync judging of 60 samples", "Memory over the sync run", "2. Batch submission")),
     ],
-    ids=["sampler", "ingest"],
+    ids=["sampler", "ingest", "judge"],
 )
 def test_benchmark_quick_run(script: str, expected: tuple[str, ...]) -> None:
     result = subprocess.run(

@@ -19,25 +19,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 import random
-import socket
-import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from typing import Any
 
-from judge.testing import FakeAnthropicServer, Reply, _make_handler
+from judge.testing import FakeAnthropicServer, Reply
 
 from .._errors import ConfigError
 from .replies import compose_reply, request_text
 
 __all__ = ["LatencyModel", "ModelBehaviour", "SimulatedModel", "estimate_tokens"]
 
-logger = logging.getLogger(__name__)
 
 CHARS_PER_TOKEN = 4.0
 
@@ -112,61 +107,6 @@ class ModelBehaviour:
             raise ConfigError(f"hang_s must be ≥ 0, not {self.hang_s!r}")
 
 
-class _ModelHTTPServer(ThreadingHTTPServer):
-    """Tracks its connections so ``stop`` can close them and join every handler thread."""
-
-    daemon_threads = False
-    block_on_close = True
-
-    def __init__(self, address: tuple[str, int], handler: Any) -> None:
-        super().__init__(address, handler)
-        self._connections_lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # The handler writes headers and body separately: without TCP_NODELAY, Nagle's
-        # algorithm meets the client's delayed ACK and every reply waits ~40 ms.
-        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Shut every open connection down, so idle keep-alive handlers return."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:  # already closed by the peer
-                pass
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out (or stop()) closed the socket under a handler that was
-        # still writing: expected here, not worth a traceback on stderr.
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        logger.error("simulated model: a request handler failed", exc_info=True)
-
-
-class _BoundedRequests(list[dict[str, Any]]):
-    """``FakeAnthropicServer.requests`` that keeps only the newest ``limit`` bodies."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def append(self, item: dict[str, Any]) -> None:
-        super().append(item)
-        if len(self) > 2 * self.limit:  # trim in chunks: amortised O(1)
-            del self[: len(self) - self.limit]
-
-
 class SimulatedModel(FakeAnthropicServer):
     """A Messages API server answering like a support model; a context manager.
 
@@ -180,41 +120,10 @@ class SimulatedModel(FakeAnthropicServer):
     def __init__(
         self, behaviour: ModelBehaviour | None = None, *, port: int = 0, keep_requests: int = 1000
     ) -> None:
-        super().__init__(self._respond)
+        super().__init__(self._respond, port=port, keep_requests=keep_requests)
         self.behaviour = behaviour or ModelBehaviour()
-        self.requests = _BoundedRequests(keep_requests)
-        self._port = port
         self._kinds: Counter[str] = Counter()
         self._kinds_lock = threading.Lock()
-
-    # -- lifecycle -----------------------------------------------------------------------
-    def start(self) -> SimulatedModel:
-        """Bind and serve on a background thread; raises OSError if the port is taken."""
-        server = _ModelHTTPServer(("127.0.0.1", self._port), _make_handler(self))
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="tastevin-demo-model", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop serving, close open connections and join the handler and server threads.
-
-        Blocks while a hanging request sleeps out its ``hang_s``. Idempotent.
-        """
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        server.shutdown()
-        if isinstance(server, _ModelHTTPServer):
-            server.close_connections()
-        server.server_close()  # joins the handler threads (block_on_close)
-        self._server = None
-        if thread is not None:
-            thread.join(timeout_s)
-            self._thread = None
-
-    def __enter__(self) -> SimulatedModel:
-        return self.start()
 
     # -- answers ---------------------------------------------------------------------------
     def replies(self) -> dict[str, int]:
