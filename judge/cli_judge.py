@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -15,6 +14,7 @@ from typing import Any
 
 import click
 
+from reviewer._duration import parse_duration
 from reviewer._errors import ConfigError
 from reviewer.store import DB_URL_ENV, DEFAULT_DB_URL
 
@@ -22,21 +22,10 @@ from .cli_rubrics import RUBRICS_ENV
 
 logger = logging.getLogger(__name__)
 
-_DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|m|h|d)?")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
 _db_option = click.option(
     "--db", "db_url", default=DEFAULT_DB_URL, show_default=True, envvar=DB_URL_ENV, show_envvar=True,
     help="Store URL: sqlite:///FILE or postgresql://user:password@host:5432/dbname.",
 )
-
-
-def parse_duration(text: str) -> float:
-    """``90``, ``30s``, ``15m``, ``1h``, ``1d`` → seconds; raises click.BadParameter otherwise."""
-    match = _DURATION.fullmatch(text.strip())
-    if match is None or float(match["n"]) <= 0:
-        raise click.BadParameter(f"{text!r} is not a duration such as 30s, 15m, 1h")
-    return float(match["n"]) * _UNITS[match["unit"]]
 
 
 class _Progress:

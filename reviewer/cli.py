@@ -125,8 +125,10 @@ def _register_commands() -> None:
     from judge.cli_judge import judge, runs
     from judge.cli_rubrics import rubrics
 
+    from .alerts.command import alert
     from .ingest.command import ingest
 
+    cli.add_command(alert)
     cli.add_command(ingest)
     cli.add_command(judge)
     cli.add_command(runs)

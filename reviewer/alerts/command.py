@@ -1,0 +1,134 @@
+"""``tastevin alert``: evaluate the alert rules, record and deliver alerts, exit non-zero when firing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import click
+
+from .._duration import Duration
+from .._errors import ConfigError
+from ..store import DB_URL_ENV, DEFAULT_DB_URL
+
+KIND_CHOICES = ("score_drop", "drift", "volume")
+
+
+def _now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"--now {value!r} is not an ISO 8601 time such as 2026-11-22T08:00:00Z") from exc
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def _check_json(check: Any) -> dict[str, Any]:
+    return {"kind": check.kind, "key": check.key, "firing": check.firing, "message": check.message,
+            "observed": check.observed, "expected": check.expected, "p_value": check.p_value,
+            "statistic": check.statistic}
+
+
+@click.command()
+@click.option("--db", "db_url", default=DEFAULT_DB_URL, show_default=True, envvar=DB_URL_ENV, show_envvar=True,
+              help="Store URL: sqlite:///FILE or postgresql://user:password@host:5432/dbname.")
+@click.option("--window", type=Duration(), default="24h", show_default=True, envvar="TASTEVIN_ALERT_WINDOW",
+              show_envvar=True, help="The current window: this long, ending now (or at --now).")
+@click.option("--baseline", type=Duration(), default="7d", show_default=True, envvar="TASTEVIN_ALERT_BASELINE",
+              show_envvar=True, help="The baseline window: this long, just before the current window.")
+@click.option("--now", "now_text", default=None, metavar="ISO_TIME",
+              help="Evaluate as of this time instead of now (e.g. to replay a past incident).")
+@click.option("--check", "kinds", multiple=True, type=click.Choice(KIND_CHOICES), default=KIND_CHOICES,
+              show_default=True, envvar="TASTEVIN_ALERT_CHECKS", show_envvar=True,
+              help="Alert kinds to evaluate; repeat the flag for several (CI gate: --check score_drop).")
+@click.option("--min-samples", type=click.IntRange(1), default=30, show_default=True,
+              envvar="TASTEVIN_ALERT_MIN_SAMPLES", show_envvar=True,
+              help="Scored samples needed in each window before a score or drift verdict is given.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.01,
+              show_default=True, envvar="TASTEVIN_ALERT_ALPHA", show_envvar=True,
+              help="Significance level of the tests (two-proportion z-test, Poisson).")
+@click.option("--min-drop", type=click.FloatRange(0, 1, max_open=True), default=0.05, show_default=True,
+              envvar="TASTEVIN_ALERT_MIN_DROP", show_envvar=True,
+              help="Smallest pass-rate drop that alerts, as a fraction (0.05 = 5 points).")
+@click.option("--volume-min-ratio", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+              envvar="TASTEVIN_ALERT_VOLUME_MIN_RATIO", show_envvar=True,
+              help="A volume alert fires when fewer than this share of the expected samples arrived.")
+@click.option("--cooldown", type=Duration(), default="1h", show_default=True, envvar="TASTEVIN_ALERT_COOLDOWN",
+              show_envvar=True, help="After a key resolves, it does not fire again for this long.")
+@click.option("--webhook-url", default=None, envvar="TASTEVIN_ALERT_WEBHOOK_URL", show_envvar=True,
+              help="Slack-compatible incoming webhook for new alerts (retried on failure). Never printed.")
+@click.option("--every", type=Duration(), default=None, envvar="TASTEVIN_ALERT_EVERY", show_envvar=True,
+              help="Evaluate on a schedule (e.g. 15m) until SIGINT/SIGTERM; default: once.")
+@click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
+def alert(
+    db_url: str, window: timedelta, baseline: timedelta, now_text: str | None, kinds: tuple[str, ...],
+    min_samples: int, alpha: float, min_drop: float, volume_min_ratio: float, cooldown: timedelta,
+    webhook_url: str | None, every: timedelta | None, as_json: bool,
+) -> None:
+    """Alert when a score drops, the traffic drifts or samples stop arriving.
+
+    Compares the current window with the baseline window before it. A firing condition
+    is stored as an alert row and sent to the webhook once; it does not fire again while
+    it is open, resolves when the condition clears, and stays quiet for --cooldown after.
+
+    Exit code: 1 when any alert condition holds (new, still open or cooling down), 0 when
+    none does, 2 on an error — so CI can gate on it, e.g.
+    `tastevin alert --check score_drop --min-drop 0.05`.
+    """
+    from ..queries import TimeWindow
+    from ..store import ensure_schema, make_engine
+    from .rules import AlertRules, evaluate
+    from .state import apply_checks, deliver_pending
+
+    try:
+        rules = AlertRules(min_samples=min_samples, alpha=alpha, min_drop=min_drop,
+                           volume_min_ratio=volume_min_ratio, kinds=tuple(kinds))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    engine = make_engine(db_url)
+    ensure_schema(engine)
+    stop = threading.Event()
+    if every is not None:
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    holding = False
+    try:
+        while True:
+            end = _now(now_text)
+            current = TimeWindow(end - window, end)
+            before = TimeWindow(current.start - baseline, current.start)
+            checks = evaluate(engine, current=current, baseline=before, rules=rules)
+            applied = apply_checks(engine, checks, cooldown=cooldown, webhook=webhook_url is not None)
+            delivered = deliver_pending(engine, webhook_url) if webhook_url else []
+            holding = any(check.firing for check in checks)
+            if as_json:
+                click.echo(json.dumps({
+                    "current": str(current), "baseline": str(before), "firing": holding,
+                    "fired": [a.key for a in applied.fired], "still_firing": [a.key for a in applied.still_firing],
+                    "resolved": [a.key for a in applied.resolved], "delivered": [a.key for a in delivered],
+                    "checks": [_check_json(c) for c in checks],
+                }, default=str, indent=1))
+            else:
+                click.echo(f"window {current} vs baseline {before}")
+                for check in checks:
+                    mark = {True: "FIRING", False: "ok", None: "n/a"}[check.firing]
+                    click.echo(f"  {mark:7} {check.key:32} {check.message}")
+                for label, alerts in (("fired", applied.fired), ("still firing", applied.still_firing),
+                                      ("resolved", applied.resolved)):
+                    if alerts:
+                        click.echo(f"{label}: {', '.join(a.key for a in alerts)}")
+                if webhook_url:
+                    click.echo(f"delivered to the webhook: {len(delivered)}")
+            sys.stdout.flush()
+            if every is None or stop.wait(every.total_seconds()):
+                break
+    finally:
+        engine.dispose()
+    if every is None and holding:
+        raise SystemExit(1)
