@@ -125,16 +125,25 @@ def _unjudged(target: Target, categories: list[str]) -> Any:
     )
 
 
+EXACT_COUNT_LIMIT = 50_000
+
+
 def count_candidates(engine: Engine, target: Target) -> int:
-    """About how many samples a full run would judge for ``target`` (in scope, unjudged, × share)."""
+    """How many samples a full run would judge for ``target``: in scope, unjudged, in its share.
+
+    Exact up to ``EXACT_COUNT_LIMIT`` unjudged samples (their ids are read and the share
+    applied); beyond that the count times ``judge_fraction``, an estimate.
+    """
     with engine.connect() as connection:
         categories = _categories(connection, target.rubric)
         if not categories:
             return 0
-        count = connection.execute(
-            sa.select(sa.func.count()).select_from(_SAMPLE).where(_unjudged(target, categories))
-        ).scalar_one()
-    return round(count * target.rubric.judge_fraction)
+        unjudged = _unjudged(target, categories)
+        count = int(connection.execute(sa.select(sa.func.count()).select_from(_SAMPLE).where(unjudged)).scalar_one())
+        if target.rubric.judge_fraction >= 1 or count > EXACT_COUNT_LIMIT:
+            return round(count * target.rubric.judge_fraction)
+        ids = connection.execute(sa.select(_SAMPLE.c.sample_id).where(unjudged)).scalars()
+        return sum(1 for sample_id in ids if target.rubric.selects(sample_id))
 
 
 def claim_next(engine: Engine, target: Target, cursor: Cursor, *, run_id: int, limit: int) -> list[Sample]:

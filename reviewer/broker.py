@@ -103,6 +103,24 @@ class EmbeddedBroker:
         self.stop()
         raise BrokerError(f"tansu did not open {self.bootstrap_servers} within {timeout_s:.0f} s")
 
+    def create_topic(self, topic: str, partitions: int = 4) -> None:
+        """Create ``topic`` (tansu does not create topics on first produce). Raises BrokerError."""
+        from kafka.admin import KafkaAdminClient, NewTopic
+        from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, api_version=(2, 8))
+        except KafkaError as exc:
+            raise BrokerError(f"cannot reach the broker at {self.bootstrap_servers}: {exc}") from exc
+        try:
+            admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+        except TopicAlreadyExistsError:
+            pass
+        except KafkaError as exc:
+            raise BrokerError(f"cannot create topic {topic!r}: {exc}") from exc
+        finally:
+            admin.close()
+
     def kill(self) -> None:
         """SIGKILL, as in a crash."""
         if self.process is not None and self.process.poll() is None:

@@ -126,9 +126,11 @@ def _register_commands() -> None:
     from judge.cli_rubrics import rubrics
 
     from .alerts.command import alert
+    from .demo.command import demo
     from .ingest.command import ingest
 
     cli.add_command(alert)
+    cli.add_command(demo)
     cli.add_command(ingest)
     cli.add_command(judge)
     cli.add_command(runs)

@@ -7,7 +7,21 @@
 
 from __future__ import annotations
 
-from .rules import AlertRules, Check, evaluate
-from .state import Applied, apply_checks, deliver_pending, payload
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["AlertRules", "Applied", "Check", "apply_checks", "deliver_pending", "evaluate", "payload"]
+if TYPE_CHECKING:
+    from .rules import AlertRules, Check, evaluate
+    from .state import Applied, apply_checks, deliver_pending, payload
+
+# Loaded on first use: `tastevin --help` must not import scipy.
+_LAZY = {"AlertRules": "rules", "Check": "rules", "evaluate": "rules", "Applied": "state",
+         "apply_checks": "state", "deliver_pending": "state", "payload": "state"}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -24,17 +24,37 @@ and shifts the mix towards billing with longer conversations.
 
 from __future__ import annotations
 
-from .customers import CATEGORIES, INTENTS, CategorySpec, PlannedCall, plan_call
-from .model import LatencyModel, ModelBehaviour, SimulatedModel, estimate_tokens
-from .traffic import (
-    APP_NAME,
-    CallOutcome,
-    CategoryCounts,
-    SupportTraffic,
-    TrafficError,
-    TrafficProgress,
-    TrafficSettings,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .customers import CATEGORIES, INTENTS, CategorySpec, PlannedCall, plan_call
+    from .model import LatencyModel, ModelBehaviour, SimulatedModel, estimate_tokens
+    from .traffic import (
+        APP_NAME,
+        CallOutcome,
+        CategoryCounts,
+        SupportTraffic,
+        TrafficError,
+        TrafficProgress,
+        TrafficSettings,
+    )
+
+# Loaded on first use: `tastevin --help` must not import the anthropic SDK.
+_LAZY = {
+    **dict.fromkeys(("CATEGORIES", "INTENTS", "CategorySpec", "PlannedCall", "plan_call"), "customers"),
+    **dict.fromkeys(("LatencyModel", "ModelBehaviour", "SimulatedModel", "estimate_tokens"), "model"),
+    **dict.fromkeys(("APP_NAME", "CallOutcome", "CategoryCounts", "SupportTraffic", "TrafficError",
+                     "TrafficProgress", "TrafficSettings"), "traffic"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
 
 REGRESSED_CATEGORY = "shipping"
 """The category whose replies fail their rubric after the regression."""
