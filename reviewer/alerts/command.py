@@ -85,6 +85,7 @@ def alert(
     from .rules import AlertRules, evaluate
     from .state import apply_checks, deliver_pending
 
+    webhook_url = webhook_url or None  # an empty variable (compose's ${VAR:-}) means none
     try:
         rules = AlertRules(min_samples=min_samples, alpha=alpha, min_drop=min_drop,
                            volume_min_ratio=volume_min_ratio, kinds=tuple(kinds))
