@@ -182,6 +182,21 @@ def _stamp(engine: Any, revision: str) -> None:
         command.stamp(alembic_config(connection), revision, purge=True)
 
 
+def test_upgrade_from_0001_keeps_runs_and_down_again(engine: Any) -> None:
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001_initial")
+        connection.execute(sa.text("INSERT INTO judge_run (status, mode, \"trigger\", rubric_names, created_at) "
+                                   "VALUES ('completed', 'sync', 'manual', '[]', CURRENT_TIMESTAMP)"))
+    assert current_revision(engine) == "0001_initial"
+    assert upgrade(engine) == HEAD
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT errored, stop_reason FROM judge_run")).one() == (0, None)
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0001_initial")
+    assert "judge_claim" not in sa.inspect(engine).get_table_names()
+    assert upgrade(engine) == HEAD
+
+
 def test_ensure_schema_auto_upgrades_sqlite(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     assert ensure_schema(engine) == HEAD
