@@ -1,0 +1,157 @@
+"""Building blocks the pages share: a sample's conversation, the judge's verdicts, the filters."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from reviewer.browse import JudgmentView, SampleDetail, SampleFilters, SampleRow, Verdict
+
+from ._state import Context
+
+VERDICT_LABELS = {"pass": "✅ pass", "fail": "❌ fail", "unscored": "⚪ unscored", None: "— not judged"}
+ANY = "(any)"
+_VERDICTS: dict[str, Verdict] = {"pass": "pass", "fail": "fail", "unscored": "unscored"}
+
+
+def verdict_label(verdict: str | None) -> str:
+    return VERDICT_LABELS.get(verdict, str(verdict))
+
+
+def _parts(parts: Any) -> None:
+    for part in parts or ():
+        if isinstance(part, dict) and part.get("type") == "text":
+            st.markdown(str(part.get("content", "")))
+        else:
+            st.json(part, expanded=False)
+
+
+def render_conversation(sample: dict[str, Any]) -> None:
+    """System instructions, input and output messages (semconv shapes) as a chat transcript."""
+    if sample.get("system_instructions"):
+        with st.chat_message("system", avatar="⚙️"):
+            st.caption("System instructions")
+            _parts(sample["system_instructions"])
+    for message in [*(sample.get("input_messages") or ()), *(sample.get("output_messages") or ())]:
+        role = str(message.get("role", "?")) if isinstance(message, dict) else "?"
+        known = role in ("user", "assistant")
+        with st.chat_message(role, avatar=None if known else "🛠️"):
+            if not known:
+                st.caption(role)
+            _parts(message.get("parts") if isinstance(message, dict) else None)
+    if sample.get("error_type"):
+        st.error(f"The call failed: {sample['error_type']}: {sample.get('error_message') or ''}")
+    if sample.get("truncated"):
+        st.warning("The sampler truncated this record to its size cap.")
+
+
+def _call_details(sample: dict[str, Any]) -> dict[str, Any]:
+    keys = ("sample_id", "trace_id", "ts", "app", "env", "release", "category", "provider", "operation",
+            "request_model", "response_model", "finish_reason", "input_tokens", "output_tokens", "latency_ms",
+            "ttft_ms", "sampling_rate", "sampling_rule", "params", "redactions", "attributes")
+    return {key: (sample[key].isoformat() if isinstance(sample.get(key), datetime) else sample.get(key)) for key in keys}
+
+
+def criteria_frame(judgment: JudgmentView) -> pd.DataFrame:
+    """Rule checks then LLM criteria of one judgment, one row each."""
+    rows = [
+        {"kind": item.get("kind", "rule" if source == "checks" else "llm"), "criterion": item.get("id"),
+         "verdict": verdict_label(item.get("verdict")), "explanation": item.get("explanation"),
+         "unscored reason": item.get("reason")}
+        for source, items in (("checks", judgment.checks), ("criteria", judgment.criteria))
+        for item in items
+    ]
+    return pd.DataFrame(rows, columns=["kind", "criterion", "verdict", "explanation", "unscored reason"])
+
+
+def render_judgment(judgment: JudgmentView, *, highlight: bool = False) -> None:
+    with st.container(border=True):
+        state = "" if judgment.latest else " · superseded"
+        marker = "👉 " if highlight else ""
+        st.markdown(f"{marker}**{judgment.rubric_name}**@`{judgment.rubric_version}` · {judgment.judge_model} · "
+                    f"{verdict_label(judgment.verdict)}{state}")
+        st.caption(f"judged {judgment.created_at:%Y-%m-%d %H:%M:%S} UTC · run {judgment.run_id or '—'} · "
+                   f"cost ${judgment.cost_usd or 0:.4f}")
+        if judgment.unscored_reason:
+            st.warning(f"Unscored: {judgment.unscored_reason}" if judgment.verdict == "unscored"
+                       else f"Not counted: {judgment.unscored_reason}")
+        frame = criteria_frame(judgment)
+        if len(frame):
+            st.dataframe(frame, hide_index=True, width="stretch")
+        if judgment.raw_reply:
+            with st.expander("The judge's raw reply"):
+                st.code(judgment.raw_reply, language="json")
+
+
+def render_sample(detail: SampleDetail, *, highlight_judgment: int | None = None) -> None:
+    """A whole sample: conversation, the judgments (latest per rubric first), the reviews."""
+    sample = detail.sample
+    st.markdown(f"**{sample['category']}** · {sample['request_model']} · {sample['ts']:%Y-%m-%d %H:%M:%S} UTC · "
+                f"verdict {verdict_label(detail.verdict)}  \n`{sample['sample_id']}`")
+    conversation, verdicts = st.columns([3, 2])
+    with conversation:
+        render_conversation(sample)
+        with st.expander("Call details"):
+            st.json(_call_details(sample), expanded=False)
+    with verdicts:
+        st.markdown("##### The judge")
+        if not detail.judgments:
+            st.info("Not judged yet.")
+        for judgment in detail.judgments:
+            render_judgment(judgment, highlight=judgment.id == highlight_judgment)
+        if detail.reviews:
+            st.markdown("##### People")
+            for review in detail.reviews:
+                agrees = {True: "agrees with the judge", False: "disagrees with the judge", None: ""}[
+                    review.agrees_with_judge]
+                st.markdown(f"- **{review.reviewer}**: {verdict_label(review.verdict)} {agrees}"
+                            + (f" — {review.note}" if review.note else ""))
+
+
+def samples_frame(rows: tuple[SampleRow, ...]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"ts": r.ts, "category": r.category, "verdict": verdict_label(r.verdict), "model": r.request_model,
+          "latency_ms": r.latency_ms, "output": r.output_preview, "sample_id": r.sample_id} for r in rows],
+        columns=["ts", "category", "verdict", "model", "latency_ms", "output", "sample_id"],
+    )
+
+
+def filter_widgets(prefix: str, ctx: Context, *, categories: tuple[str, ...], models: tuple[str, ...],
+                   rubrics: tuple[str, ...]) -> SampleFilters:
+    """Filter widgets (keys prefixed with ``prefix``) and the :class:`SampleFilters` they describe."""
+    first, second, third = st.columns(3)
+    category = first.selectbox("Category", [ANY, *categories], key=f"{prefix}_category")
+    verdict = second.selectbox("Verdict", [ANY, "pass", "fail", "unscored"], key=f"{prefix}_verdict")
+    rubric = third.selectbox("Rubric", [ANY, *rubrics], key=f"{prefix}_rubric")
+    first, second, third = st.columns(3)
+    default = (ctx.current[0].date(), (ctx.current[1] - timedelta(microseconds=1)).date())
+    days = first.date_input("Days (UTC)", value=default, key=f"{prefix}_days")
+    model = second.selectbox("Model", [ANY, *models], key=f"{prefix}_model")
+    text = third.text_input("Text or sample id", key=f"{prefix}_text").strip()
+    since = until = None
+    if isinstance(days, (tuple, list)) and days:
+        since = _midnight(days[0])
+        until = _midnight(days[-1]) + timedelta(days=1)
+    elif isinstance(days, date):
+        since, until = _midnight(days), _midnight(days) + timedelta(days=1)
+    return SampleFilters(
+        category=None if category == ANY else category,
+        verdict=_VERDICTS.get(verdict),
+        rubric=None if rubric == ANY else rubric,
+        model=None if model == ANY else model,
+        text=text or None,
+        since=since,
+        until=until,
+    )
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=timezone.utc)
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
