@@ -1,0 +1,121 @@
+"""The drift report: every categorical and numeric feature, reference window against current."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from ..stats import DEFAULT_MIN_SAMPLES, DriftResult, categorical_drift, numeric_drift
+from ._features import (
+    CATEGORICAL_FEATURES,
+    DEFAULT_MAX_VALUES,
+    NUMERIC_FEATURES,
+    Draw,
+    count_samples,
+    load_categorical_counts,
+    load_numeric_values,
+    plan_draw,
+)
+from ._windows import TimeWindow
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReport:
+    """Drift results in a fixed order: each categorical feature (PSI, then Jensen–Shannon),
+    then each numeric feature, as listed in ``CATEGORICAL_FEATURES`` / ``NUMERIC_FEATURES``.
+
+    ``reference_samples`` / ``current_samples`` count the samples in each window;
+    ``max_values`` is the cap on numeric values fetched per feature and window.
+    """
+
+    reference: TimeWindow
+    current: TimeWindow
+    reference_samples: int
+    current_samples: int
+    max_values: int
+    min_samples: int
+    results: tuple[DriftResult, ...]
+
+    @property
+    def drifted_features(self) -> list[str]:
+        """Features with at least one result that flags drift, in report order, each once."""
+        return list(dict.fromkeys(result.feature for result in self.results if result.drifted))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (windows as ISO 8601 strings, enums as their string values)."""
+        return {
+            "reference": {"start": self.reference.start.isoformat(), "end": self.reference.end.isoformat()},
+            "current": {"start": self.current.start.isoformat(), "end": self.current.end.isoformat()},
+            "reference_samples": self.reference_samples,
+            "current_samples": self.current_samples,
+            "max_values": self.max_values,
+            "min_samples": self.min_samples,
+            "drifted_features": self.drifted_features,
+            "results": [{key: _plain(value) for key, value in asdict(result).items()} for result in self.results],
+        }
+
+
+def _draw_note(reference: Draw, current: Draw) -> str:
+    parts = [
+        f"{name} subsampled: {draw.fraction:.1%} of {draw.samples:,} samples"
+        for name, draw in (("reference", reference), ("current", current))
+        if draw.subsampled
+    ]
+    return "; ".join(parts)
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, str) else value
+
+
+def drift_report(
+    engine: Engine,
+    *,
+    reference: TimeWindow,
+    current: TimeWindow,
+    max_values: int = DEFAULT_MAX_VALUES,
+    min_samples: int = DEFAULT_MIN_SAMPLES,
+) -> DriftReport:
+    """Compare the samples of ``current`` with those of ``reference``, feature by feature.
+
+    Six queries (categorical counts and numeric values, per window); numeric features use
+    at most ``max_values`` values per window, and the method is chosen by the full
+    reference size. Windows may overlap (the caller decides). Blocks on the database;
+    database errors propagate as SQLAlchemy errors.
+    """
+    draws = {window: plan_draw(count_samples(engine, window), max_values) for window in (reference, current)}
+    categorical = {
+        window: load_categorical_counts(engine, window, draw=draw) for window, draw in draws.items()
+    }
+    numeric = {window: load_numeric_values(engine, window, max_values=max_values, draw=draw)
+               for window, draw in draws.items()}
+    results: list[DriftResult] = []
+    for feature in CATEGORICAL_FEATURES:
+        for result in categorical_drift(
+            feature,
+            categorical[reference].counts[feature],
+            categorical[current].counts[feature],
+            min_samples=min_samples,
+        ):
+            results.append(replace(result, note=_draw_note(draws[reference], draws[current])))
+    for feature in NUMERIC_FEATURES:
+        results.append(
+            numeric_drift(
+                feature,
+                numeric[reference].values[feature],
+                numeric[current].values[feature],
+                reference_size=numeric[reference].estimated_sizes[feature],
+                min_samples=min_samples,
+            )
+        )
+    return DriftReport(
+        reference=reference,
+        current=current,
+        reference_samples=draws[reference].samples,
+        current_samples=draws[current].samples,
+        max_values=max_values,
+        min_samples=min_samples,
+        results=tuple(results),
+    )
