@@ -27,7 +27,8 @@ class DriftReport:
     then each numeric feature, as listed in ``CATEGORICAL_FEATURES`` / ``NUMERIC_FEATURES``.
 
     ``reference_samples`` / ``current_samples`` count the samples in each window;
-    ``max_values`` is the cap on numeric values fetched per feature and window.
+    ``max_values`` is the cap on samples read per window; ``reference_fraction`` /
+    ``current_fraction`` the share of each window's samples read (1.0: all of them).
     """
 
     reference: TimeWindow
@@ -37,6 +38,8 @@ class DriftReport:
     max_values: int
     min_samples: int
     results: tuple[DriftResult, ...]
+    reference_fraction: float = 1.0
+    current_fraction: float = 1.0
 
     @property
     def drifted_features(self) -> list[str]:
@@ -50,6 +53,8 @@ class DriftReport:
             "current": {"start": self.current.start.isoformat(), "end": self.current.end.isoformat()},
             "reference_samples": self.reference_samples,
             "current_samples": self.current_samples,
+            "reference_fraction": self.reference_fraction,
+            "current_fraction": self.current_fraction,
             "max_values": self.max_values,
             "min_samples": self.min_samples,
             "drifted_features": self.drifted_features,
@@ -80,17 +85,17 @@ def drift_report(
 ) -> DriftReport:
     """Compare the samples of ``current`` with those of ``reference``, feature by feature.
 
-    Six queries (categorical counts and numeric values, per window); numeric features use
-    at most ``max_values`` values per window, and the method is chosen by the full
-    reference size. Windows may overlap (the caller decides). Blocks on the database;
-    database errors propagate as SQLAlchemy errors.
+    Per window: a count, one ``GROUP BY`` of the categorical columns, one fetch of the
+    numeric columns and the drawn samples' judgment costs — over at most ``max_values``
+    samples (see ``_features``); the numeric method is chosen by the full reference
+    size. Windows may overlap (the caller decides). Blocks on the database; database
+    errors propagate as SQLAlchemy errors.
     """
     draws = {window: plan_draw(count_samples(engine, window), max_values) for window in (reference, current)}
-    categorical = {
-        window: load_categorical_counts(engine, window, draw=draw) for window, draw in draws.items()
+    categorical = {window: load_categorical_counts(engine, window, draw=draw) for window, draw in draws.items()}
+    numeric = {
+        window: load_numeric_values(engine, window, max_values=max_values, draw=draw) for window, draw in draws.items()
     }
-    numeric = {window: load_numeric_values(engine, window, max_values=max_values, draw=draw)
-               for window, draw in draws.items()}
     results: list[DriftResult] = []
     for feature in CATEGORICAL_FEATURES:
         for result in categorical_drift(
@@ -118,4 +123,6 @@ def drift_report(
         max_values=max_values,
         min_samples=min_samples,
         results=tuple(results),
+        reference_fraction=draws[reference].fraction,
+        current_fraction=draws[current].fraction,
     )
