@@ -33,6 +33,7 @@ from ._features import (
     count_samples,
     load_categorical_counts,
     load_numeric_values,
+    load_window_features,
     plan_draw,
 )
 from ._report import DriftReport, drift_report
@@ -59,6 +60,7 @@ __all__ = [
     "load_categorical_counts",
     "load_category_counts",
     "load_numeric_values",
+    "load_window_features",
     "plan_draw",
     "trailing_windows",
 ]

@@ -18,15 +18,15 @@ normalised Wasserstein distance about 0.01, far below the 0.1 thresholds.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Engine
 
 from ._counts import JUDGMENT, SAMPLE, in_window
 from ._windows import TimeWindow
@@ -40,7 +40,6 @@ DEFAULT_MAX_VALUES = 20_000
 MIN_MAX_VALUES = 1_001  # above KS_MAX_REFERENCE, so the cap never changes the method chosen
 
 _ID_PREFIX_DIGITS = 8  # the threshold compares the first 32 bits of the hex id
-_IDS_PER_QUERY = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,39 +151,54 @@ def load_categorical_counts(
     return CategoricalCounts(draw, counted, {name: dict(table) for name, table in counts.items()})
 
 
+def load_window_features(
+    engine: Engine, window: TimeWindow, *, max_values: int = DEFAULT_MAX_VALUES, draw: Draw | None = None
+) -> tuple[CategoricalCounts, NumericValues]:
+    """Categorical counts and numeric values of the window's drawn samples, from one read of them.
+
+    What :func:`drift_report` uses: the drawn samples are read once (the categorical
+    columns are counted here, the same numbers :func:`load_categorical_counts` gets from
+    SQL), then the ``cost_usd`` of their judgments is looked up by their ids (in judgment
+    id order). Two queries on one connection, plus the count when ``draw`` is not given.
+    """
+    draw = draw or plan_draw(count_samples(engine, window), max_values)
+    s, j = SAMPLE.c, JUDGMENT.c
+    columns = [s.sample_id, *(s[name] for name in CATEGORICAL_FEATURES), *(s[name] for name in SAMPLE_NUMERIC_FEATURES)]
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(*columns).where(in_window(window), draw.condition())).all()[:max_values]
+        ids = _id_list(connection.dialect.name, [row[0] for row in rows])
+        costs = sa.select(j.cost_usd).where(j.sample_id.in_(ids), j.cost_usd.is_not(None)).order_by(j.id)
+        cost_values = connection.execute(costs).scalars().all()[:max_values] if rows else []
+
+    tables: dict[str, defaultdict[str, int]] = {name: defaultdict(int) for name in CATEGORICAL_FEATURES}
+    first_numeric = 1 + len(CATEGORICAL_FEATURES)
+    for row in rows:
+        for name, value in zip(CATEGORICAL_FEATURES, row[1:first_numeric], strict=True):
+            tables[name][NULL_LABEL if value is None else str(value)] += 1
+    categorical = CategoricalCounts(draw, len(rows), {name: dict(table) for name, table in tables.items()})
+
+    matrix = np.array([row[first_numeric:] for row in rows], dtype=float)  # NULL → nan
+    matrix = matrix.reshape(len(rows), len(SAMPLE_NUMERIC_FEATURES))
+    values: dict[str, np.ndarray] = {}
+    for index, name in enumerate(SAMPLE_NUMERIC_FEATURES):
+        column = matrix[:, index]
+        values[name] = column[~np.isnan(column)]
+    values[COST_FEATURE] = np.asarray(cost_values, dtype=float)
+    scale = 1.0 if not draw.subsampled else 1.0 / draw.fraction
+    estimated = {name: round(array.size * scale) for name, array in values.items()}
+    return categorical, NumericValues(draw, values, estimated)
+
+
 def load_numeric_values(
     engine: Engine, window: TimeWindow, *, max_values: int = DEFAULT_MAX_VALUES, draw: Draw | None = None
 ) -> NumericValues:
-    """At most ``max_values`` values of each numeric feature over the window's drawn samples.
-
-    One query for the samples' columns, then the judgments' ``cost_usd`` looked up by
-    the drawn samples' ids (``sample_id IN (…)``, a few thousand ids per query), so the
-    window is scanned once whichever way the planner would have joined.
-    """
-    draw = draw or plan_draw(count_samples(engine, window), max_values)
-    s = SAMPLE.c
-    statement = sa.select(s.sample_id, *(s[name] for name in SAMPLE_NUMERIC_FEATURES)).where(
-        in_window(window), draw.condition()
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(statement).all()[:max_values]
-        costs = _judgment_costs(connection, [row[0] for row in rows])
-    values: dict[str, np.ndarray] = {}
-    matrix = np.array([row[1:] for row in rows], dtype=float).reshape(len(rows), len(SAMPLE_NUMERIC_FEATURES))
-    for index, name in enumerate(SAMPLE_NUMERIC_FEATURES):
-        column = matrix[:, index]  # NULL became nan
-        values[name] = column[~np.isnan(column)]
-    values[COST_FEATURE] = np.asarray(costs[:max_values], dtype=float)
-    scale = 1.0 if not draw.subsampled else 1.0 / draw.fraction
-    estimated = {name: round(array.size * scale) for name, array in values.items()}
-    return NumericValues(draw, values, estimated)
+    """At most ``max_values`` values of each numeric feature over the window's drawn samples."""
+    return load_window_features(engine, window, max_values=max_values, draw=draw)[1]
 
 
-def _judgment_costs(connection: Connection, sample_ids: Sequence[str]) -> list[float]:
-    j = JUDGMENT.c
-    costs: list[float] = []
-    for start in range(0, len(sample_ids), _IDS_PER_QUERY):
-        chunk = list(sample_ids[start : start + _IDS_PER_QUERY])
-        statement = sa.select(j.cost_usd).where(j.sample_id.in_(chunk), j.cost_usd.is_not(None)).order_by(j.id)
-        costs.extend(float(value) for value in connection.execute(statement).scalars())
-    return costs
+def _id_list(dialect: str, ids: list[str]) -> sa.Select[tuple[str]]:
+    """``SELECT`` of the given ids as one bound value (a JSON array on SQLite, an array on
+    PostgreSQL): one parameter instead of thousands of ``IN (?, ?, …)`` placeholders."""
+    if dialect == "postgresql":
+        return sa.select(sa.func.unnest(sa.literal(ids, postgresql.ARRAY(sa.String))))
+    return sa.select(sa.func.json_each(json.dumps(ids)).table_valued("value").c.value)

@@ -14,8 +14,7 @@ from ._features import (
     NUMERIC_FEATURES,
     Draw,
     count_samples,
-    load_categorical_counts,
-    load_numeric_values,
+    load_window_features,
     plan_draw,
 )
 from ._windows import TimeWindow
@@ -85,17 +84,17 @@ def drift_report(
 ) -> DriftReport:
     """Compare the samples of ``current`` with those of ``reference``, feature by feature.
 
-    Per window: a count, one ``GROUP BY`` of the categorical columns, one fetch of the
-    numeric columns and the drawn samples' judgment costs — over at most ``max_values``
-    samples (see ``_features``); the numeric method is chosen by the full reference
-    size. Windows may overlap (the caller decides). Blocks on the database; database
+    Per window: a count, one read of the drawn samples' feature columns and one of their
+    judgments' costs — at most ``max_values`` samples (see ``_features``); the numeric
+    method is chosen by the full reference size. Windows may overlap (the caller decides). Blocks on the database; database
     errors propagate as SQLAlchemy errors.
     """
     draws = {window: plan_draw(count_samples(engine, window), max_values) for window in (reference, current)}
-    categorical = {window: load_categorical_counts(engine, window, draw=draw) for window, draw in draws.items()}
-    numeric = {
-        window: load_numeric_values(engine, window, max_values=max_values, draw=draw) for window, draw in draws.items()
+    loaded = {
+        window: load_window_features(engine, window, max_values=max_values, draw=draw) for window, draw in draws.items()
     }
+    categorical = {window: features[0] for window, features in loaded.items()}
+    numeric = {window: features[1] for window, features in loaded.items()}
     results: list[DriftResult] = []
     for feature in CATEGORICAL_FEATURES:
         for result in categorical_drift(

@@ -20,6 +20,7 @@ from reviewer.queries import (
     drift_report,
     load_categorical_counts,
     load_numeric_values,
+    load_window_features,
     plan_draw,
     trailing_windows,
 )
@@ -58,6 +59,8 @@ def test_categorical_counts(engine: Engine) -> None:
         "error_type": {NULL_LABEL: 39, "Timeout": 1},
     }
     assert load_categorical_counts(engine, REFERENCE).counts["finish_reason"] == {"stop": 30, NULL_LABEL: 10}
+    # the drift report counts the same rows in Python, from the one read it makes
+    assert load_window_features(engine, CURRENT)[0] == counts
 
 
 def test_numeric_values(engine: Engine) -> None:
@@ -144,6 +147,7 @@ def test_large_windows_are_subsampled_deterministically(engine: Engine) -> None:
 
     categorical = load_categorical_counts(engine, CURRENT, max_values=1001)
     assert (categorical.samples, categorical.counted, categorical.subsampled) == (3000, len(drawn), True)
+    assert load_window_features(engine, CURRENT, max_values=1001)[0] == categorical
 
     # the method follows the whole reference (3,000 > 1,000 values), not the subsample
     report = drift_report(engine, reference=CURRENT, current=CURRENT, max_values=1001)
