@@ -8,7 +8,7 @@ of rate charts rather than drawn as numbers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import altair as alt
 import numpy as np
@@ -28,7 +28,16 @@ def _scale(mapping: Mapping[str, str], keys: Sequence[str]) -> alt.Scale:
     return alt.Scale(domain=list(keys), range=[mapping[key] for key in keys])
 
 
-def volume_chart(points: Sequence[SeriesPoint], *, current_start: datetime | None = None) -> alt.LayerChart:
+Span = tuple[datetime, datetime]
+
+
+def _time_axis(span: Span | None) -> alt.X:
+    scale = alt.Scale(domain=[span[0].isoformat(), span[1].isoformat()]) if span else alt.Undefined
+    return alt.X("start:T", title=None, scale=scale)
+
+
+def volume_chart(points: Sequence[SeriesPoint], *, current_start: datetime | None = None,
+                 span: Span | None = None) -> alt.LayerChart:
     """Samples per bucket, stacked by verdict; a rule marks where the current window starts."""
     rows = [
         {"start": p.start, "verdict": verdict, "samples": n}
@@ -38,7 +47,7 @@ def volume_chart(points: Sequence[SeriesPoint], *, current_start: datetime | Non
     ]
     order = list(VERDICT_COLORS)
     bars = alt.Chart(pd.DataFrame(rows, columns=["start", "verdict", "samples"])).mark_bar().encode(
-        x=alt.X("start:T", title=None),
+        x=_time_axis(span),
         y=alt.Y("sum(samples):Q", title="samples"),
         color=alt.Color("verdict:N", scale=_scale(VERDICT_COLORS, order), sort=order),
         order=alt.Order("verdict_order:Q"),
@@ -54,32 +63,42 @@ def _window_rule(current_start: datetime | None) -> list[alt.Chart]:
         x="start:T", tooltip=[alt.Tooltip("start:T", title="current window starts")])]
 
 
-def pass_rate_chart(points: Sequence[SeriesPoint], *, current_start: datetime | None = None) -> alt.LayerChart:
-    """The pass rate per bucket with its Wilson interval as a band; too-few-samples buckets are gaps."""
-    rows = [
-        {"start": p.start, "rate": p.pass_rate.rate, "low": p.pass_rate.low, "high": p.pass_rate.high,
-         "scored": p.pass_rate.n}
-        for p in points
-        if p.pass_rate.ok
-    ]
-    frame = pd.DataFrame(rows, columns=["start", "rate", "low", "high", "scored"])
-    base = alt.Chart(frame).encode(x=alt.X("start:T", title=None))
-    band = base.mark_area(opacity=0.25, color=VERDICT_COLORS["pass"]).encode(
-        y=alt.Y("low:Q", title="pass rate", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])), y2="high:Q")
+def pass_rate_chart(points: Sequence[SeriesPoint], *, step: timedelta, current_start: datetime | None = None,
+                    span: Span | None = None) -> alt.LayerChart:
+    """The pass rate per bucket (``step`` long) with its Wilson interval as a band and a bar.
+
+    Buckets without a rate (no or too few scored samples) are gaps: the line and band
+    break there instead of joining their neighbours.
+    """
+    rows = []
+    segment, previous = 0, None
+    for p in points:
+        if not p.pass_rate.ok:
+            continue
+        if previous is not None and p.start - previous != step:
+            segment += 1
+        previous = p.start
+        rows.append({"start": p.start, "rate": p.pass_rate.rate, "low": p.pass_rate.low, "high": p.pass_rate.high,
+                     "scored": p.pass_rate.n, "segment": segment})
+    frame = pd.DataFrame(rows, columns=["start", "rate", "low", "high", "scored", "segment"])
+    base = alt.Chart(frame).encode(x=_time_axis(span), detail="segment:N")
+    y = alt.Y("low:Q", title="pass rate", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]))
+    band = base.mark_area(opacity=0.2, color=VERDICT_COLORS["pass"]).encode(y=y, y2="high:Q")
+    bars = base.mark_rule(opacity=0.6, color=VERDICT_COLORS["pass"]).encode(y=y, y2="high:Q")
     line = base.mark_line(point=True, color=VERDICT_COLORS["pass"]).encode(
         y="rate:Q",
         tooltip=[alt.Tooltip("start:T"), alt.Tooltip("rate:Q", format=".1%"), alt.Tooltip("low:Q", format=".1%"),
                  alt.Tooltip("high:Q", format=".1%"), "scored:Q"],
     )
-    return alt.LayerChart(layer=[band, line, *_window_rule(current_start)])
+    return alt.LayerChart(layer=[band, bars, line, *_window_rule(current_start)])
 
 
-def cost_chart(points: Sequence[SeriesPoint]) -> alt.Chart:
+def cost_chart(points: Sequence[SeriesPoint], *, span: Span | None = None) -> alt.Chart:
     """Judge cost (USD) per bucket."""
     frame = pd.DataFrame([{"start": p.start, "cost_usd": p.judge_cost_usd} for p in points],
                          columns=["start", "cost_usd"])
     return alt.Chart(frame).mark_bar(color="#6a1b9a").encode(
-        x=alt.X("start:T", title=None), y=alt.Y("cost_usd:Q", title="judge cost (USD)"),
+        x=_time_axis(span), y=alt.Y("cost_usd:Q", title="judge cost (USD)"),
         tooltip=[alt.Tooltip("start:T"), alt.Tooltip("cost_usd:Q", format="$.4f")])
 
 

@@ -13,13 +13,20 @@ from reviewer.browse import JudgmentView, SampleDetail, SampleFilters, SampleRow
 
 from ._state import Context
 
-VERDICT_LABELS = {"pass": "✅ pass", "fail": "❌ fail", "unscored": "⚪ unscored", None: "— not judged"}
+VERDICT_LABELS = {"pass": "pass", "fail": "fail", "unscored": "unscored", None: "not judged"}
+BADGE_COLORS = {"pass": "green", "fail": "red", "unscored": "gray", None: "gray"}
 ANY = "(any)"
 _VERDICTS: dict[str, Verdict] = {"pass": "pass", "fail": "fail", "unscored": "unscored"}
 
 
 def verdict_label(verdict: str | None) -> str:
+    """The plain label of a verdict (for tables): pass, fail, unscored, not judged."""
     return VERDICT_LABELS.get(verdict, str(verdict))
+
+
+def verdict_badge(verdict: str | None) -> str:
+    """The verdict as a coloured Markdown badge (for text)."""
+    return f":{BADGE_COLORS.get(verdict, 'gray')}-badge[{verdict_label(verdict)}]"
 
 
 def _parts(parts: Any) -> None:
@@ -33,13 +40,13 @@ def _parts(parts: Any) -> None:
 def render_conversation(sample: dict[str, Any]) -> None:
     """System instructions, input and output messages (semconv shapes) as a chat transcript."""
     if sample.get("system_instructions"):
-        with st.chat_message("system", avatar="⚙️"):
+        with st.chat_message("system", avatar=":material/settings:"):
             st.caption("System instructions")
             _parts(sample["system_instructions"])
     for message in [*(sample.get("input_messages") or ()), *(sample.get("output_messages") or ())]:
         role = str(message.get("role", "?")) if isinstance(message, dict) else "?"
         known = role in ("user", "assistant")
-        with st.chat_message(role, avatar=None if known else "🛠️"):
+        with st.chat_message(role, avatar=None if known else ":material/build:"):
             if not known:
                 st.caption(role)
             _parts(message.get("parts") if isinstance(message, dict) else None)
@@ -56,32 +63,31 @@ def _call_details(sample: dict[str, Any]) -> dict[str, Any]:
     return {key: (sample[key].isoformat() if isinstance(sample.get(key), datetime) else sample.get(key)) for key in keys}
 
 
-def criteria_frame(judgment: JudgmentView) -> pd.DataFrame:
-    """Rule checks then LLM criteria of one judgment, one row each."""
-    rows = [
-        {"kind": item.get("kind", "rule" if source == "checks" else "llm"), "criterion": item.get("id"),
-         "verdict": verdict_label(item.get("verdict")), "explanation": item.get("explanation"),
-         "unscored reason": item.get("reason")}
-        for source, items in (("checks", judgment.checks), ("criteria", judgment.criteria))
-        for item in items
-    ]
-    return pd.DataFrame(rows, columns=["kind", "criterion", "verdict", "explanation", "unscored reason"])
+def criteria_lines(judgment: JudgmentView) -> list[str]:
+    """Rule checks then LLM criteria of one judgment, one Markdown line each: verdict, id, kind, explanation."""
+    lines = []
+    for source, items in (("checks", judgment.checks), ("criteria", judgment.criteria)):
+        for item in items:
+            kind = item.get("kind", "rule" if source == "checks" else "llm")
+            text = item.get("reason") if item.get("verdict") == "unscored" else item.get("explanation")
+            lines.append(f"- {verdict_badge(item.get('verdict'))} **{item.get('id')}** ({kind}) — {text or ''}")
+    return lines
 
 
 def render_judgment(judgment: JudgmentView, *, highlight: bool = False) -> None:
     with st.container(border=True):
         state = "" if judgment.latest else " · superseded"
-        marker = "👉 " if highlight else ""
+        marker = ":material/arrow_forward: " if highlight else ""
         st.markdown(f"{marker}**{judgment.rubric_name}**@`{judgment.rubric_version}` · {judgment.judge_model} · "
-                    f"{verdict_label(judgment.verdict)}{state}")
+                    f"{verdict_badge(judgment.verdict)}{state}")
         st.caption(f"judged {judgment.created_at:%Y-%m-%d %H:%M:%S} UTC · run {judgment.run_id or '—'} · "
                    f"cost ${judgment.cost_usd or 0:.4f}")
         if judgment.unscored_reason:
             st.warning(f"Unscored: {judgment.unscored_reason}" if judgment.verdict == "unscored"
                        else f"Not counted: {judgment.unscored_reason}")
-        frame = criteria_frame(judgment)
-        if len(frame):
-            st.dataframe(frame, hide_index=True, width="stretch")
+        lines = criteria_lines(judgment)
+        if lines:
+            st.markdown("\n".join(lines))
         if judgment.raw_reply:
             with st.expander("The judge's raw reply"):
                 st.code(judgment.raw_reply, language="json")
@@ -91,7 +97,7 @@ def render_sample(detail: SampleDetail, *, highlight_judgment: int | None = None
     """A whole sample: conversation, the judgments (latest per rubric first), the reviews."""
     sample = detail.sample
     st.markdown(f"**{sample['category']}** · {sample['request_model']} · {sample['ts']:%Y-%m-%d %H:%M:%S} UTC · "
-                f"verdict {verdict_label(detail.verdict)}  \n`{sample['sample_id']}`")
+                f"verdict {verdict_badge(detail.verdict)}  \n`{sample['sample_id']}`")
     conversation, verdicts = st.columns([3, 2])
     with conversation:
         render_conversation(sample)
@@ -108,7 +114,7 @@ def render_sample(detail: SampleDetail, *, highlight_judgment: int | None = None
             for review in detail.reviews:
                 agrees = {True: "agrees with the judge", False: "disagrees with the judge", None: ""}[
                     review.agrees_with_judge]
-                st.markdown(f"- **{review.reviewer}**: {verdict_label(review.verdict)} {agrees}"
+                st.markdown(f"- **{review.reviewer}**: {verdict_badge(review.verdict)} {agrees}"
                             + (f" — {review.note}" if review.note else ""))
 
 

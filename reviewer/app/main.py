@@ -16,19 +16,19 @@ from reviewer.app.settings import load_settings
 PAGES_DIR = Path(__file__).with_name("pages")
 
 PAGES = (
-    ("overview.py", "Overview", "📈"),
-    ("categories.py", "Categories", "🗂️"),
-    ("drift.py", "Drift", "🌊"),
-    ("samples.py", "Samples", "🔎"),
-    ("review.py", "Review", "🧑‍⚖️"),
-    ("runs.py", "Runs", "⚙️"),
-    ("alerts.py", "Alerts", "🚨"),
-    ("export.py", "Export", "📦"),
+    ("overview.py", "Overview", ":material/monitoring:"),
+    ("categories.py", "Categories", ":material/category:"),
+    ("drift.py", "Drift", ":material/waves:"),
+    ("samples.py", "Samples", ":material/search:"),
+    ("review.py", "Review", ":material/rate_review:"),
+    ("runs.py", "Runs", ":material/play_circle:"),
+    ("alerts.py", "Alerts", ":material/notifications:"),
+    ("export.py", "Export", ":material/download:"),
 )
 
 
 def main() -> None:
-    st.set_page_config(page_title="Tastevin review", page_icon="🍷", layout="wide")
+    st.set_page_config(page_title="Tastevin review", page_icon=":material/wine_bar:", layout="wide")
     settings = load_settings()
     if not _gate.require_auth(settings):
         st.stop()

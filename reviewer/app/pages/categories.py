@@ -10,7 +10,7 @@ from reviewer.app._state import context, fmt_rate
 from reviewer.browse import SampleFilters
 from reviewer.stats import CategoryChange, RateEstimate
 
-VERDICTS = {"drop": "🔻 drop", "rise": "🔺 rise", "no_significant_change": "no significant change",
+VERDICTS = {"drop": "drop", "rise": "rise", "no_significant_change": "no significant change",
             "too_few_samples": "too few samples"}
 
 

@@ -10,7 +10,7 @@ from reviewer.app._state import context
 from reviewer.queries import DriftReport
 from reviewer.stats import DriftResult, FeatureKind
 
-VERDICTS = {"no_drift": "stable", "moderate_drift": "⚠️ moderate drift", "drift": "🔴 drift",
+VERDICTS = {"no_drift": "stable", "moderate_drift": "moderate drift", "drift": "drift",
             "too_few_samples": "too few samples", "no_data": "no data"}
 
 

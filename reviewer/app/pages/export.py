@@ -60,7 +60,7 @@ def main() -> None:
     preview = build_dataset(ctx.db_url, filters, min(PREVIEW_LINES, limit), expected_from)
     day = (filters.until - timedelta(days=1)).date() if filters.until else "all"
     st.download_button(
-        "⬇️ Download JSONL", key="export_download", type="primary", disabled=lines == 0,
+        "Download JSONL", key="export_download", type="primary", icon=":material/download:", disabled=lines == 0,
         data=lambda: build_dataset(ctx.db_url, filters, limit, expected_from),
         file_name=f"tastevin-eval-{day}.jsonl", mime="application/x-ndjson", on_click="ignore",
     )

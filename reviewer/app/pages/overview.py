@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import streamlit as st
 
@@ -28,9 +30,16 @@ def main() -> None:
         cols[2].caption(f"{rate.n:,} scored, need {ctx.min_samples:,}")
     cols[3].metric("Judge cost", f"${summary.cost_usd:,.2f}")
 
-    bucket: Bucket = "hour" if st.radio("Per", ["day", "hour"], horizontal=True, key="overview_bucket") == "hour" \
+    left, right = st.columns(2)
+    bucket: Bucket = "hour" if left.radio("Per", ["day", "hour"], horizontal=True, key="overview_bucket") == "hour" \
         else "day"
-    points = _data.time_series(ctx.db_url, ctx.baseline[0], ctx.current[1], bucket, ctx.min_samples)
+    # Each point of the chart carries its interval, so it may rest on fewer samples than a headline
+    # number; below this many scored samples a point is left out rather than drawn.
+    per_point = int(right.number_input("Min scored samples per point", min_value=1, max_value=100_000,
+                                       value=min(10, ctx.min_samples), step=1, key="overview_min_point"))
+    points = _data.time_series(ctx.db_url, ctx.baseline[0], ctx.current[1], bucket, per_point)
+    span = (ctx.baseline[0], ctx.current[1])
+    step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
     if not points:
         st.info("No samples in the baseline and current windows. Widen them in the sidebar, or tick "
                 "'End at the newest sample'.")
@@ -38,15 +47,16 @@ def main() -> None:
         left, right = st.columns(2)
         with left:
             st.markdown("##### Samples by verdict")
-            st.altair_chart(_charts.volume_chart(points, current_start=ctx.current[0]), width="stretch")
+            st.altair_chart(_charts.volume_chart(points, current_start=ctx.current[0], span=span), width="stretch")
         with right:
             st.markdown("##### Pass rate with its 95% Wilson interval")
-            st.altair_chart(_charts.pass_rate_chart(points, current_start=ctx.current[0]), width="stretch")
+            st.altair_chart(_charts.pass_rate_chart(points, step=step, current_start=ctx.current[0], span=span),
+                            width="stretch")
             few = sum(1 for p in points if not p.pass_rate.ok)
             if few:
-                st.caption(f"{few} of {len(points)} {bucket}s left out: fewer than {ctx.min_samples} scored samples.")
+                st.caption(f"{few} of {len(points)} {bucket}s left out: fewer than {per_point} scored samples.")
         st.markdown("##### Judge cost")
-        st.altair_chart(_charts.cost_chart(points), width="stretch")
+        st.altair_chart(_charts.cost_chart(points, span=span), width="stretch")
 
     st.subheader("Recent judge runs")
     runs = _data.runs(ctx.db_url, 10, None)

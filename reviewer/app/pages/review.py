@@ -81,7 +81,7 @@ def main() -> None:
         st.success("Nothing left to review here.")
     else:
         item = items[0]
-        st.subheader(f"{item.category} · {item.rubric_name}: the judge said {_views.verdict_label(item.verdict)}")
+        st.subheader(f"{item.category} · {item.rubric_name}: the judge said {_views.verdict_badge(item.verdict)}")
         detail = _data.sample(ctx.db_url, item.sample_id)
         if detail is not None:
             _views.render_sample(detail, highlight_judgment=item.judgment_id)
@@ -91,14 +91,15 @@ def main() -> None:
         cols = st.columns(3)
         if item.verdict in ("pass", "fail"):
             other = "fail" if item.verdict == "pass" else "pass"
-            choices = [(f"👍 Agree: {item.verdict}", item.verdict, "review_agree"),
-                       (f"👎 Disagree: {other}", other, "review_disagree")]
+            choices = [(f"Agree: {item.verdict}", item.verdict, "review_agree", ":material/thumb_up:"),
+                       (f"Disagree: {other}", other, "review_disagree", ":material/thumb_down:")]
         else:
-            choices = [("It passes", "pass", "review_pass"), ("It fails", "fail", "review_fail")]
-        for col, (label, verdict, key) in zip(cols, choices, strict=False):
-            if col.button(label, key=key, disabled=not reviewer, width="stretch"):
+            choices = [("It passes", "pass", "review_pass", ":material/check:"),
+                       ("It fails", "fail", "review_fail", ":material/close:")]
+        for col, (label, verdict, key, icon) in zip(cols, choices, strict=False):
+            if col.button(label, key=key, icon=icon, disabled=not reviewer, width="stretch"):
                 _record(ctx, item, reviewer, verdict, note)
-        if cols[2].button("Skip", key="review_skip", width="stretch"):
+        if cols[2].button("Skip", key="review_skip", icon=":material/skip_next:", width="stretch"):
             skipped.add(item.judgment_id)
             st.rerun()
 
