@@ -53,7 +53,7 @@ from ..stats import (
     summarize_categories,
 )
 from ..store import Judgment, Sample
-from ._windows import TimeWindow
+from ._windows import TimeWindow, per_window
 
 PG_WORK_MEM = "64MB"
 
@@ -214,19 +214,14 @@ def compare_windows(
     alpha: float = DEFAULT_ALPHA,
     min_samples: int = DEFAULT_MIN_SAMPLES,
 ) -> list[CategoryChange]:
-    """``compare_categories`` of two windows: every category, significant drops first."""
-    return compare_categories(
-        load_category_counts(engine, baseline),
-        load_category_counts(engine, current),
-        alpha=alpha,
-        min_samples=min_samples,
-    )
+    """``compare_categories`` of two windows (queried concurrently): every category, significant drops first."""
+    base, cur = per_window(engine, lambda window: load_category_counts(engine, window), [baseline, current])
+    return compare_categories(base, cur, alpha=alpha, min_samples=min_samples)
 
 
 def decompose_windows(
     engine: Engine, *, current: TimeWindow, baseline: TimeWindow, min_samples: int = DEFAULT_MIN_SAMPLES
 ) -> RateChangeDecomposition:
-    """``decompose_pass_rate_change`` of two windows: mix vs quality effect on the overall rate."""
-    return decompose_pass_rate_change(
-        load_category_counts(engine, baseline), load_category_counts(engine, current), min_samples=min_samples
-    )
+    """``decompose_pass_rate_change`` of two windows (queried concurrently): mix vs quality effect."""
+    base, cur = per_window(engine, lambda window: load_category_counts(engine, window), [baseline, current])
+    return decompose_pass_rate_change(base, cur, min_samples=min_samples)

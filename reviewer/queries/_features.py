@@ -9,11 +9,16 @@ run. The threshold aims at ``max_values − 4·√max_values`` samples, so more 
 At 20,000 values (the default) the sampling noise of PSI is about 0.001 and that of the
 normalised Wasserstein distance about 0.01, far below the 0.1 thresholds.
 
-* Categorical features (``CATEGORICAL_FEATURES``) are counted by one SQL ``GROUP BY`` of
-  all five columns over the (sub)sample, split into one table per feature here. NULL
-  (no finish reason, no error) is the value ``"(none)"``.
+* Categorical features (``CATEGORICAL_FEATURES``): :func:`load_categorical_counts`
+  counts them with one SQL ``GROUP BY`` of all five columns over the drawn samples,
+  split into one table per feature here. NULL (no finish reason, no error) is the value
+  ``"(none)"``.
 * Numeric features (``NUMERIC_FEATURES``) are fetched as values, only their columns;
   NULLs are left out. ``cost_usd`` is per judgment: every judgment of the drawn samples.
+* :func:`load_window_features` gets both from one read of the drawn samples (at most
+  ``max_values`` rows, so counting the categorical columns in Python costs nothing and
+  saves a second pass over the window); the drift report uses it, and a test checks
+  that its counts equal the ``GROUP BY``'s.
 """
 
 from __future__ import annotations

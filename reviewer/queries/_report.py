@@ -12,12 +12,14 @@ from ._features import (
     CATEGORICAL_FEATURES,
     DEFAULT_MAX_VALUES,
     NUMERIC_FEATURES,
+    CategoricalCounts,
     Draw,
+    NumericValues,
     count_samples,
     load_window_features,
     plan_draw,
 )
-from ._windows import TimeWindow
+from ._windows import TimeWindow, per_window
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,44 +86,42 @@ def drift_report(
 ) -> DriftReport:
     """Compare the samples of ``current`` with those of ``reference``, feature by feature.
 
-    Per window: a count, one read of the drawn samples' feature columns and one of their
-    judgments' costs — at most ``max_values`` samples (see ``_features``); the numeric
-    method is chosen by the full reference size. Windows may overlap (the caller decides). Blocks on the database; database
+    The two windows are queried concurrently. Per window: a count, one read of the drawn
+    samples' feature columns and one of their judgments' costs — at most ``max_values``
+    samples (see ``_features``); the numeric method is chosen by the full reference
+    size. Windows may overlap (the caller decides). Blocks on the database; database
     errors propagate as SQLAlchemy errors.
     """
-    draws = {window: plan_draw(count_samples(engine, window), max_values) for window in (reference, current)}
-    loaded = {
-        window: load_window_features(engine, window, max_values=max_values, draw=draw) for window, draw in draws.items()
-    }
-    categorical = {window: features[0] for window, features in loaded.items()}
-    numeric = {window: features[1] for window, features in loaded.items()}
+
+    def load(window: TimeWindow) -> tuple[Draw, CategoricalCounts, NumericValues]:
+        draw = plan_draw(count_samples(engine, window), max_values)
+        categorical, numeric = load_window_features(engine, window, max_values=max_values, draw=draw)
+        return draw, categorical, numeric
+
+    (ref_draw, ref_cat, ref_num), (cur_draw, cur_cat, cur_num) = per_window(engine, load, [reference, current])
+    note = _draw_note(ref_draw, cur_draw)
     results: list[DriftResult] = []
     for feature in CATEGORICAL_FEATURES:
-        for result in categorical_drift(
-            feature,
-            categorical[reference].counts[feature],
-            categorical[current].counts[feature],
-            min_samples=min_samples,
-        ):
-            results.append(replace(result, note=_draw_note(draws[reference], draws[current])))
+        pair = categorical_drift(feature, ref_cat.counts[feature], cur_cat.counts[feature], min_samples=min_samples)
+        results.extend(replace(result, note=note) for result in pair)
     for feature in NUMERIC_FEATURES:
         results.append(
             numeric_drift(
                 feature,
-                numeric[reference].values[feature],
-                numeric[current].values[feature],
-                reference_size=numeric[reference].estimated_sizes[feature],
+                ref_num.values[feature],
+                cur_num.values[feature],
+                reference_size=ref_num.estimated_sizes[feature],
                 min_samples=min_samples,
             )
         )
     return DriftReport(
         reference=reference,
         current=current,
-        reference_samples=draws[reference].samples,
-        current_samples=draws[current].samples,
+        reference_samples=ref_draw.samples,
+        current_samples=cur_draw.samples,
         max_values=max_values,
         min_samples=min_samples,
         results=tuple(results),
-        reference_fraction=draws[reference].fraction,
-        current_fraction=draws[current].fraction,
+        reference_fraction=ref_draw.fraction,
+        current_fraction=cur_draw.fraction,
     )

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TypeVar
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from .._errors import ConfigError
+
+T = TypeVar("T")
 
 
 class WindowError(ConfigError):
@@ -57,3 +65,17 @@ def trailing_windows(*, now: datetime, current_days: float, reference_days: floa
     current_start = now - timedelta(days=current_days)
     current = TimeWindow(current_start, now)
     return current, TimeWindow(current_start - timedelta(days=reference_days), current_start)
+
+
+def per_window(engine: Engine, load: Callable[[TimeWindow], T], windows: Sequence[TimeWindow]) -> list[T]:
+    """``[load(window) for window in windows]``, the windows queried concurrently, each on its own connection.
+
+    Two windows are two independent queries, so the database works on both at once
+    (PostgreSQL: two backends; SQLite in WAL mode: two readers, the driver releases the
+    GIL while it steps). An in-memory SQLite database lives in a single connection, so
+    there they run one after the other. The first exception raised is re-raised.
+    """
+    if len(windows) < 2 or isinstance(engine.pool, (SingletonThreadPool, StaticPool)):
+        return [load(window) for window in windows]
+    with ThreadPoolExecutor(max_workers=len(windows), thread_name_prefix="tastevin-query") as pool:
+        return list(pool.map(load, windows))

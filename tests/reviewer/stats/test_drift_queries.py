@@ -24,6 +24,8 @@ from reviewer.queries import (
     plan_draw,
     trailing_windows,
 )
+from reviewer.queries._windows import per_window
+from reviewer.store import make_engine
 from reviewer.stats import DriftMethod, DriftVerdict, Status, categorical_drift, numeric_drift
 
 from .conftest import T0, make_judgment, make_sample, store
@@ -180,3 +182,34 @@ def test_trailing_windows() -> None:
     assert reference == TimeWindow(datetime(2025, 12, 25, 12, tzinfo=timezone.utc), current.start)
     with pytest.raises(WindowError, match="more than 0 days"):
         trailing_windows(now=now, current_days=0, reference_days=7)
+
+
+def test_windows_are_queried_concurrently_except_in_memory(sqlite_url: str) -> None:
+    import threading
+
+    def load(window: TimeWindow) -> tuple[TimeWindow, str]:
+        return window, threading.current_thread().name
+
+    file_engine, memory_engine = make_engine(sqlite_url), make_engine("sqlite://")
+    try:
+        on_file = per_window(file_engine, load, [REFERENCE, CURRENT])
+        in_memory = per_window(memory_engine, load, [REFERENCE, CURRENT])
+    finally:
+        file_engine.dispose()
+        memory_engine.dispose()
+    assert [window for window, _ in on_file] == [REFERENCE, CURRENT]  # results in window order
+    assert all(name.startswith("tastevin-query") for _, name in on_file)
+    assert [name for _, name in in_memory] == [threading.current_thread().name] * 2
+
+
+def test_a_failing_window_query_raises(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+
+    def load(window: TimeWindow) -> None:
+        raise RuntimeError(f"boom {window.start.day}")
+
+    try:
+        with pytest.raises(RuntimeError, match="boom 1"):
+            per_window(engine, load, [REFERENCE, CURRENT])
+    finally:
+        engine.dispose()
