@@ -10,8 +10,8 @@ so they stay fast at millions of samples.
 per rubric only the sample's latest judgment counts (newest ``created_at``, then highest
 ``id``); the sample fails when one of those fails, passes when none fails and one passes,
 is ``unscored`` when all are unscored, and has no verdict (``None``) without judgments.
-Here it is a correlated SQL expression (:func:`verdict_expression`), evaluated only for
-the rows a page needs, so a listing never ranks the whole judgment table.
+Here it is a correlated SQL expression (:func:`verdict_code`), evaluated only for the
+rows a page needs, so a listing never ranks the whole judgment table.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ __all__ = [
     "latest_sample_ts",
     "list_samples",
     "message_text",
+    "verdict_code",
     "verdict_expression",
 ]
 
@@ -84,8 +85,16 @@ class SampleFilters:
 # --- the verdict of a sample, as correlated SQL ---------------------------------------------
 
 
-def _latest_exists(rubric: str | None, verdict: str | None) -> sa.Exists:
-    """EXISTS a latest-per-rubric judgment of the outer ``sample`` row (with that verdict)."""
+VERDICT_CODES: dict[str, int] = {"unscored": 0, "pass": 1, "fail": 2}
+
+
+def verdict_code(rubric: str | None = None) -> sa.ScalarSelect[Any]:
+    """The verdict of the enclosing query's ``sample`` row as a number: 2 fail, 1 pass, 0 unscored, NULL none.
+
+    The largest code among the sample's latest judgment per rubric (only ``rubric``'s
+    when given), which is exactly the combination rule of the module docstring. A
+    correlated scalar subquery: two index probes on ``judgment.sample_id`` per sample.
+    """
     j = JUDGMENT.alias("j")
     newer = JUDGMENT.alias("newer")
     superseded = sa.exists().where(
@@ -93,31 +102,17 @@ def _latest_exists(rubric: str | None, verdict: str | None) -> sa.Exists:
         newer.c.rubric_name == j.c.rubric_name,
         sa.or_(newer.c.created_at > j.c.created_at, sa.and_(newer.c.created_at == j.c.created_at, newer.c.id > j.c.id)),
     )
-    conditions: list[sa.ColumnElement[bool]] = [j.c.sample_id == SAMPLE.c.sample_id]
+    code = sa.case((j.c.verdict == "fail", 2), (j.c.verdict == "pass", 1), else_=0)
+    conditions: list[sa.ColumnElement[bool]] = [j.c.sample_id == SAMPLE.c.sample_id, ~superseded]
     if rubric is not None:
         conditions.append(j.c.rubric_name == rubric)
-    if verdict is not None:
-        conditions += [j.c.verdict == verdict, ~superseded]
-    return sa.exists().where(*conditions)
+    return sa.select(sa.func.max(code)).where(*conditions).scalar_subquery()
 
 
 def verdict_expression(rubric: str | None = None) -> sa.ColumnElement[Any]:
     """The verdict of the enclosing query's ``sample`` row: ``'pass'``, ``'fail'``, ``'unscored'`` or NULL."""
-    return sa.case(
-        (_latest_exists(rubric, "fail"), "fail"),
-        (_latest_exists(rubric, "pass"), "pass"),
-        (_latest_exists(rubric, None), "unscored"),
-        else_=sa.null(),
-    )
-
-
-def _verdict_condition(verdict: Verdict, rubric: str | None) -> sa.ColumnElement[bool]:
-    has_fail, has_pass = _latest_exists(rubric, "fail"), _latest_exists(rubric, "pass")
-    if verdict == "fail":
-        return has_fail
-    if verdict == "pass":
-        return sa.and_(~has_fail, has_pass)
-    return sa.and_(_latest_exists(rubric, None), ~has_fail, ~has_pass)
+    return sa.case({code: verdict for verdict, code in VERDICT_CODES.items()}, value=verdict_code(rubric),
+                   else_=sa.null())
 
 
 def _like_escape(text: str) -> str:
@@ -146,9 +141,9 @@ def filter_conditions(filters: SampleFilters) -> list[sa.ColumnElement[bool]]:
             )
         )
     if filters.verdict is not None:
-        conditions.append(_verdict_condition(filters.verdict, filters.rubric))
+        conditions.append(verdict_code(filters.rubric) == VERDICT_CODES[filters.verdict])
     elif filters.rubric is not None:
-        conditions.append(_latest_exists(filters.rubric, None))
+        conditions.append(verdict_code(filters.rubric).is_not(None))
     return conditions
 
 

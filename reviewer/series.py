@@ -1,10 +1,16 @@
-"""Time series of the store for the overview: volume, verdicts, pass rate, cost per hour or day.
+"""Time series of the store for the overview: volume, verdicts, pass rate, judge spending.
 
-One aggregate query per series (judgments ranked and folded per sample, then grouped by
-bucket), so a month of a million samples is one pass over an index range, never loaded.
-A sample's verdict follows ``reviewer.queries`` (the latest judgment per rubric counts;
-any fail fails, else any pass passes, else unscored); the pass rate and its interval come
-from ``reviewer.stats.pass_rate``.
+:func:`time_series` is one aggregate query grouped by (bucket, verdict): each sample of
+the window gets its verdict once, from a correlated look-up of its judgments
+(``reviewer.browse.verdict_code``, index probes on ``judgment.sample_id``), in one pass
+over the ``ts`` index range; nothing per sample reaches Python. A sample's verdict follows
+``reviewer.queries`` (the latest judgment per rubric counts; any fail fails, else any pass
+passes, else unscored); the pass rate and its interval come from ``reviewer.stats.pass_rate``.
+:func:`cost_series` dates the judge's spending by when it judged.
+
+Measured on SQLite, one million samples over 30 days on a busy 2-core machine: about 30 µs
+per sample of the window (a week, ~230k samples: ~7 s, cached by the app). PostgreSQL
+runs the same statements with parallel scans.
 """
 
 from __future__ import annotations
@@ -16,11 +22,11 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .browse import JUDGMENT, SAMPLE
+from .browse import JUDGMENT, SAMPLE, VERDICT_CODES, verdict_code
 from .queries import TimeWindow
 from .stats import DEFAULT_MIN_SAMPLES, CategoryCounts, RateEstimate, pass_rate
 
-__all__ = ["Bucket", "SeriesPoint", "time_series"]
+__all__ = ["Bucket", "CostPoint", "SeriesPoint", "cost_series", "time_series"]
 
 Bucket = Literal["hour", "day"]
 
@@ -31,8 +37,8 @@ class SeriesPoint:
 
     Counts follow the verdict rules of the module docstring; ``pass_rate`` comes from
     ``reviewer.stats.pass_rate`` (Wilson interval, re-weighted when sampling rates differ,
-    "too few samples" below ``min_samples`` scored samples). ``judge_cost_usd`` adds up
-    every judgment of the bucket's samples; tokens are the sampled calls' own usage.
+    "too few samples" below ``min_samples`` scored samples). Tokens are the sampled
+    calls' own usage; ``errors`` counts calls that raised.
     """
 
     start: datetime
@@ -41,7 +47,6 @@ class SeriesPoint:
     passed: int
     failed: int
     unscored: int
-    judge_cost_usd: float
     input_tokens: int
     output_tokens: int
     errors: int
@@ -56,86 +61,101 @@ def _bucket_label(dialect: str, bucket: Bucket) -> sa.ColumnElement[str]:
     return sa.func.to_char(sa.func.timezone("UTC", SAMPLE.c.ts), fmt)
 
 
-def _per_sample_verdicts(window: TimeWindow) -> sa.Subquery:
-    """One row per judged sample of ``window``: ``any_fail``, ``any_pass`` (0/1) and judge ``cost_usd``."""
-    j, s = JUDGMENT.c, SAMPLE.c
-    rank = sa.func.row_number().over(partition_by=(j.sample_id, j.rubric_name), order_by=(j.created_at.desc(), j.id.desc()))
-    ranked = (
-        sa.select(j.sample_id, j.verdict, j.cost_usd, rank.label("rn"))
-        .select_from(JUDGMENT.join(SAMPLE, s.sample_id == j.sample_id))
-        .where(s.ts >= window.start, s.ts < window.end)
-        .subquery("ranked")
-    )
-    r = ranked.c
-
-    def latest_is(verdict: str) -> sa.ColumnElement[Any]:
-        return sa.func.max(sa.case((sa.and_(r.rn == 1, r.verdict == verdict), 1), else_=0))
-
-    return (
-        sa.select(r.sample_id, latest_is("fail").label("any_fail"), latest_is("pass").label("any_pass"),
-                  sa.func.sum(r.cost_usd).label("cost_usd"))
-        .group_by(r.sample_id)
-        .subquery("verdicts")
-    )
-
-
 def time_series(
     engine: Engine, window: TimeWindow, *, bucket: Bucket = "day", min_samples: int = DEFAULT_MIN_SAMPLES
 ) -> list[SeriesPoint]:
-    """Volume, verdicts, pass rate, cost and tokens per UTC hour or day of ``window``, oldest first.
+    """Volume, verdicts, pass rate and tokens per UTC hour or day of ``window`` (by ``sample.ts``), oldest first.
 
-    Buckets without samples are absent. One aggregate query (judgments ranked and folded
-    per sample, then grouped by bucket); blocks on the database.
+    Buckets without samples are absent. One aggregate query grouped by (bucket, verdict),
+    so each sample's verdict is looked up once; blocks on the database.
     """
     s = SAMPLE.c
-    v = _per_sample_verdicts(window)
     label = _bucket_label(engine.dialect.name, bucket).label("bucket")
-    failed = v.c.any_fail == 1
-    passed = sa.and_(v.c.any_fail == 0, v.c.any_pass == 1)
-    scored = sa.or_(failed, passed)
+    code = verdict_code().label("code")
     weight = sa.literal(1.0, sa.Float) / sa.func.nullif(s.sampling_rate, 0)
-
-    def count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
-        return sa.func.sum(sa.case((condition, 1), else_=0))
-
-    def sum_if(condition: sa.ColumnElement[bool], value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        return sa.func.sum(sa.case((condition, value), else_=None))
-
     statement = (
         sa.select(
-            label, sa.func.count().label("samples"), sa.func.count(v.c.sample_id).label("judged"),
-            count_if(passed).label("passed"), count_if(failed).label("failed"),
-            sa.func.sum(v.c.cost_usd).label("cost_usd"), sa.func.sum(s.input_tokens).label("input_tokens"),
-            sa.func.sum(s.output_tokens).label("output_tokens"), count_if(s.error_type.is_not(None)).label("errors"),
-            sum_if(passed, weight).label("weight_passed"), sum_if(failed, weight).label("weight_failed"),
-            sum_if(scored, weight * weight).label("weight_sq_scored"),
-            sa.func.min(sa.case((scored, s.sampling_rate), else_=None)).label("min_rate"),
-            sa.func.max(sa.case((scored, s.sampling_rate), else_=None)).label("max_rate"),
+            label, code, sa.func.count().label("samples"),
+            sa.func.sum(s.input_tokens).label("input_tokens"), sa.func.sum(s.output_tokens).label("output_tokens"),
+            sa.func.count(s.error_type).label("errors"), sa.func.sum(weight).label("weight"),
+            sa.func.sum(weight * weight).label("weight_sq"), sa.func.min(s.sampling_rate).label("min_rate"),
+            sa.func.max(s.sampling_rate).label("max_rate"),
         )
-        .select_from(SAMPLE.outerjoin(v, v.c.sample_id == s.sample_id))
         .where(s.ts >= window.start, s.ts < window.end)
+        .group_by(label, code)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(statement).all()
+    buckets: dict[str, list[sa.Row[Any]]] = {}
+    for row in rows:
+        buckets.setdefault(row.bucket, []).append(row)
+    fmt = "%Y-%m-%d %H" if bucket == "hour" else "%Y-%m-%d"
+    return [_point(datetime.strptime(key, fmt).replace(tzinfo=timezone.utc), buckets[key], min_samples)
+            for key in sorted(buckets)]
+
+
+def _point(start: datetime, rows: list[sa.Row[Any]], min_samples: int) -> SeriesPoint:
+    """Fold one bucket's rows (one per verdict code) into a point."""
+    by_code = {row.code: row for row in rows}
+    passed, failed = by_code.get(VERDICT_CODES["pass"]), by_code.get(VERDICT_CODES["fail"])
+    scored = [row for row in (passed, failed) if row is not None]
+    samples = sum(int(row.samples) for row in rows)
+    counts = CategoryCounts(
+        category=start.isoformat(),
+        samples=samples,
+        judged=sum(int(row.samples) for row in rows if row.code is not None),
+        passed=int(passed.samples) if passed else 0,
+        failed=int(failed.samples) if failed else 0,
+        unscored=int(by_code[VERDICT_CODES["unscored"]].samples) if VERDICT_CODES["unscored"] in by_code else 0,
+        weight_passed=float(passed.weight or 0.0) if passed else 0.0,
+        weight_failed=float(failed.weight or 0.0) if failed else 0.0,
+        weight_sq_scored=sum(float(row.weight_sq or 0.0) for row in scored),
+        min_rate=min((row.min_rate for row in scored), default=None),
+        max_rate=max((row.max_rate for row in scored), default=None),
+    )
+    return SeriesPoint(
+        start=start, samples=samples, judged=counts.judged, passed=counts.passed, failed=counts.failed,
+        unscored=counts.unscored, input_tokens=sum(int(row.input_tokens or 0) for row in rows),
+        output_tokens=sum(int(row.output_tokens or 0) for row in rows),
+        errors=sum(int(row.errors or 0) for row in rows), pass_rate=pass_rate(counts, min_samples=min_samples),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CostPoint:
+    """What the judge spent in one bucket ``[start, start + 1 hour/day)``, by when it judged."""
+
+    start: datetime
+    judgments: int
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
+
+
+def _judged_label(dialect: str, bucket: Bucket) -> sa.ColumnElement[str]:
+    column = JUDGMENT.c.created_at
+    if dialect == "sqlite":
+        return sa.func.substr(column, 1, 13 if bucket == "hour" else 10)
+    return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD HH24" if bucket == "hour" else "YYYY-MM-DD")
+
+
+def cost_series(engine: Engine, window: TimeWindow, *, bucket: Bucket = "day") -> list[CostPoint]:
+    """Judge spending per UTC hour or day of ``window``, by ``judgment.created_at``, oldest first.
+
+    Spending is dated by when the judge ran (what the bill shows), not by the sample's
+    time. One aggregate over the ``judgment.created_at`` index range.
+    """
+    j = JUDGMENT.c
+    label = _judged_label(engine.dialect.name, bucket).label("bucket")
+    statement = (
+        sa.select(label, sa.func.count().label("n"), sa.func.sum(j.cost_usd).label("cost"),
+                  sa.func.sum(j.input_tokens).label("tokens_in"), sa.func.sum(j.output_tokens).label("tokens_out"))
+        .where(j.created_at >= window.start, j.created_at < window.end)
         .group_by(label)
         .order_by(label)
     )
     with engine.connect() as connection:
         rows = connection.execute(statement).all()
-    points = []
-    for row in rows:
-        passed_n, failed_n, judged = int(row.passed or 0), int(row.failed or 0), int(row.judged)
-        counts = CategoryCounts(
-            category=row.bucket, samples=int(row.samples), judged=judged, passed=passed_n, failed=failed_n,
-            unscored=judged - passed_n - failed_n, weight_passed=float(row.weight_passed or 0.0),
-            weight_failed=float(row.weight_failed or 0.0), weight_sq_scored=float(row.weight_sq_scored or 0.0),
-            min_rate=row.min_rate, max_rate=row.max_rate,
-        )
-        fmt = "%Y-%m-%d %H" if bucket == "hour" else "%Y-%m-%d"
-        points.append(SeriesPoint(
-            start=datetime.strptime(row.bucket, fmt).replace(tzinfo=timezone.utc), samples=counts.samples,
-            judged=judged, passed=passed_n, failed=failed_n, unscored=counts.unscored,
-            judge_cost_usd=float(row.cost_usd or 0.0), input_tokens=int(row.input_tokens or 0),
-            output_tokens=int(row.output_tokens or 0), errors=int(row.errors or 0),
-            pass_rate=pass_rate(counts, min_samples=min_samples),
-        ))
-    return points
-
-
+    fmt = "%Y-%m-%d %H" if bucket == "hour" else "%Y-%m-%d"
+    return [CostPoint(datetime.strptime(row.bucket, fmt).replace(tzinfo=timezone.utc), int(row.n),
+                      float(row.cost or 0.0), int(row.tokens_in or 0), int(row.tokens_out or 0)) for row in rows]

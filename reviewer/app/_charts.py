@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from reviewer.series import SeriesPoint
+from reviewer.series import CostPoint, SeriesPoint
 from reviewer.stats import CategoryChange, RateChangeDecomposition
 
 VERDICT_COLORS = {"pass": "#2e7d32", "fail": "#c62828", "unscored": "#9e9e9e", "not judged": "#e0e0e0"}
@@ -93,13 +93,13 @@ def pass_rate_chart(points: Sequence[SeriesPoint], *, step: timedelta, current_s
     return alt.LayerChart(layer=[band, bars, line, *_window_rule(current_start)])
 
 
-def cost_chart(points: Sequence[SeriesPoint], *, span: Span | None = None) -> alt.Chart:
-    """Judge cost (USD) per bucket."""
-    frame = pd.DataFrame([{"start": p.start, "cost_usd": p.judge_cost_usd} for p in points],
-                         columns=["start", "cost_usd"])
+def cost_chart(points: Sequence[CostPoint], *, span: Span | None = None) -> alt.Chart:
+    """What the judge spent (USD) per bucket, dated by when it judged."""
+    frame = pd.DataFrame([{"start": p.start, "cost_usd": p.cost_usd, "judgments": p.judgments} for p in points],
+                         columns=["start", "cost_usd", "judgments"])
     return alt.Chart(frame).mark_bar(color="#6a1b9a").encode(
         x=_time_axis(span), y=alt.Y("cost_usd:Q", title="judge cost (USD)"),
-        tooltip=[alt.Tooltip("start:T"), alt.Tooltip("cost_usd:Q", format="$.4f")])
+        tooltip=[alt.Tooltip("start:T"), alt.Tooltip("cost_usd:Q", format="$.4f"), "judgments:Q"])
 
 
 def category_rates_chart(changes: Sequence[CategoryChange]) -> alt.LayerChart:

@@ -48,6 +48,11 @@ def time_series(db_url: str, start: datetime, end: datetime, bucket: series.Buck
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
+def cost_series(db_url: str, start: datetime, end: datetime, bucket: series.Bucket) -> list[series.CostPoint]:
+    return series.cost_series(engine(db_url), _window(start, end), bucket=bucket)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
 def overall(db_url: str, start: datetime, end: datetime, min_samples: int) -> stats.CategorySummary:
     counts = queries.load_category_counts(engine(db_url), _window(start, end))
     return stats.summarize_overall(counts, min_samples=min_samples)

@@ -20,7 +20,7 @@ from reviewer.browse import (
     list_samples,
 )
 from reviewer.queries import TimeWindow, load_category_counts
-from reviewer.series import time_series
+from reviewer.series import cost_series, time_series
 from reviewer.stats import pass_rate, summarize_overall
 from reviewer.store import make_engine
 from reviewer._errors import ConfigError
@@ -134,7 +134,6 @@ def test_time_series_adds_up_to_the_window(seeded: tuple[Seeded, Engine], bucket
     assert sum(p.samples for p in points) == overall.samples == 212
     assert (sum(p.passed for p in points), sum(p.failed for p in points), sum(p.unscored for p in points)) == (
         overall.passed, overall.failed, overall.unscored)
-    assert sum(p.judge_cost_usd for p in points) == pytest.approx(overall.cost_usd)
     assert [p.start for p in points] == sorted(p.start for p in points)
     step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
     assert all(p.start.tzinfo is not None and (p.start - points[0].start) % step == timedelta(0) for p in points)
@@ -142,6 +141,18 @@ def test_time_series_adds_up_to_the_window(seeded: tuple[Seeded, Engine], bucket
         assert p.pass_rate.n == p.passed + p.failed
         if p.pass_rate.ok:
             assert p.pass_rate.rate == pass_rate_of(p.passed, p.failed)
+
+
+def test_cost_series_dates_spending_by_judgment(seeded: tuple[Seeded, Engine]) -> None:
+    info, engine = seeded
+    window = TimeWindow(info.now - timedelta(days=40), info.now + timedelta(minutes=1))
+    points = cost_series(engine, window, bucket="day")
+    assert sum(p.judgments for p in points) == 208
+    assert sum(p.cost_usd for p in points) == pytest.approx(0.208)
+    assert sum(p.input_tokens for p in points) == 207 * 900
+    assert [p.start for p in points] == sorted({p.start for p in points})
+    assert all(p.start.hour == 0 and window.start - timedelta(days=1) < p.start < window.end for p in points)
+    assert cost_series(engine, TimeWindow(info.now + timedelta(days=1), info.now + timedelta(days=2))) == []
 
 
 def pass_rate_of(passed: int, failed: int) -> float | None:

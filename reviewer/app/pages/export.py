@@ -14,7 +14,7 @@ from reviewer.browse import SampleFilters
 from reviewer.export import iter_export_rows, write_jsonl
 
 PREVIEW_LINES = 3
-MAX_LINES = 100_000
+MAX_LINES = 10_000  # the download is built in memory; the CLI streams any size
 
 
 def build_dataset(db_url: str, filters: SampleFilters, limit: int, expected_from: str) -> bytes:
@@ -55,6 +55,8 @@ def main() -> None:
     count, capped = _data.samples_count(ctx.db_url, filters)
     lines = min(count, limit)
     st.caption(f"{count:,}{'+' if capped else ''} samples match; the file will hold {lines:,} lines, oldest first.")
+    if count > MAX_LINES:
+        st.caption(f"The app downloads at most {MAX_LINES:,} lines; the command line below writes any number.")
     if filters.text:
         st.caption("The free-text filter is not a `tastevin export` option; the CLI line below leaves it out.")
     preview = build_dataset(ctx.db_url, filters, min(PREVIEW_LINES, limit), expected_from)

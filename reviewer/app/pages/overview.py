@@ -30,33 +30,35 @@ def main() -> None:
         cols[2].caption(f"{rate.n:,} scored, need {ctx.min_samples:,}")
     cols[3].metric("Judge cost", f"${summary.cost_usd:,.2f}")
 
-    left, right = st.columns(2)
+    left, middle, right = st.columns(3)
     bucket: Bucket = "hour" if left.radio("Per", ["day", "hour"], horizontal=True, key="overview_bucket") == "hour" \
         else "day"
+    # Off by default: on a large SQLite store every week of samples costs seconds to aggregate.
+    with_baseline = middle.checkbox("Show the baseline window too", key="overview_with_baseline")
     # Each point of the chart carries its interval, so it may rest on fewer samples than a headline
     # number; below this many scored samples a point is left out rather than drawn.
     per_point = int(right.number_input("Min scored samples per point", min_value=1, max_value=100_000,
                                        value=min(10, ctx.min_samples), step=1, key="overview_min_point"))
-    points = _data.time_series(ctx.db_url, ctx.baseline[0], ctx.current[1], bucket, per_point)
-    span = (ctx.baseline[0], ctx.current[1])
+    span = (ctx.baseline[0] if with_baseline else ctx.current[0], ctx.current[1])
+    points = _data.time_series(ctx.db_url, *span, bucket, per_point)
     step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
+    rule = ctx.current[0] if with_baseline else None
     if not points:
-        st.info("No samples in the baseline and current windows. Widen them in the sidebar, or tick "
-                "'End at the newest sample'.")
+        st.info("No samples in this span. Widen the windows in the sidebar, or tick 'End at the newest sample'.")
     else:
         left, right = st.columns(2)
         with left:
             st.markdown("##### Samples by verdict")
-            st.altair_chart(_charts.volume_chart(points, current_start=ctx.current[0], span=span), width="stretch")
+            st.altair_chart(_charts.volume_chart(points, current_start=rule, span=span), width="stretch")
         with right:
             st.markdown("##### Pass rate with its 95% Wilson interval")
-            st.altair_chart(_charts.pass_rate_chart(points, step=step, current_start=ctx.current[0], span=span),
+            st.altair_chart(_charts.pass_rate_chart(points, step=step, current_start=rule, span=span),
                             width="stretch")
             few = sum(1 for p in points if not p.pass_rate.ok)
             if few:
                 st.caption(f"{few} of {len(points)} {bucket}s left out: fewer than {per_point} scored samples.")
-        st.markdown("##### Judge cost")
-        st.altair_chart(_charts.cost_chart(points, span=span), width="stretch")
+        st.markdown("##### What the judge spent (by when it judged)")
+        st.altair_chart(_charts.cost_chart(_data.cost_series(ctx.db_url, *span, bucket), span=span), width="stretch")
 
     st.subheader("Recent judge runs")
     runs = _data.runs(ctx.db_url, 10, None)

@@ -16,7 +16,7 @@ T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 def point(day: int, passed: int, failed: int) -> SeriesPoint:
     return SeriesPoint(start=T0 + day * DAY, samples=passed + failed, judged=passed + failed, passed=passed,
-                       failed=failed, unscored=0, judge_cost_usd=0.0, input_tokens=0, output_tokens=0, errors=0,
+                       failed=failed, unscored=0, input_tokens=0, output_tokens=0, errors=0,
                        pass_rate=rate_estimate(passed, passed + failed, min_samples=10))
 
 

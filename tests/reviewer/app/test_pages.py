@@ -38,6 +38,10 @@ def test_overview(open_app: OpenApp, seeded: Seeded) -> None:
     assert alerts.value["key"].tolist() == ["score_drop:billing"]
     app.radio(key="overview_bucket").set_value("hour").run()
     assert not app.exception and _charts(app) == 3
+    app.checkbox(key="overview_with_baseline").check().run()
+    app.radio(key="overview_bucket").set_value("day").run()
+    assert not app.exception and _charts(app) == 3
+    assert any("days left out" in caption for caption in _texts(app, "caption"))
 
 
 def test_categories_and_the_failing_samples(open_app: OpenApp, seeded: Seeded) -> None:
