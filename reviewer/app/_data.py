@@ -52,29 +52,29 @@ def cost_series(db_url: str, start: datetime, end: datetime, bucket: series.Buck
     return series.cost_series(engine(db_url), _window(start, end), bucket=bucket)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
+@st.cache_data(ttl=TTL_S, show_spinner="Counting verdicts…")
+def category_counts(db_url: str, start: datetime, end: datetime) -> list[stats.CategoryCounts]:
+    """Per-category counts of one window (``reviewer.queries``): the one expensive aggregate that the
+    overview's headline, the category comparison and the mix/quality split all share."""
+    return queries.load_category_counts(engine(db_url), _window(start, end))
+
+
 def overall(db_url: str, start: datetime, end: datetime, min_samples: int) -> stats.CategorySummary:
-    counts = queries.load_category_counts(engine(db_url), _window(start, end))
-    return stats.summarize_overall(counts, min_samples=min_samples)
+    return stats.summarize_overall(category_counts(db_url, start, end), min_samples=min_samples)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def category_summary(db_url: str, start: datetime, end: datetime, min_samples: int) -> list[stats.CategorySummary]:
-    return queries.category_summary(engine(db_url), _window(start, end), min_samples=min_samples)
-
-
-@st.cache_data(ttl=TTL_S, show_spinner="Comparing windows…")
 def changes(db_url: str, current: tuple[datetime, datetime], baseline: tuple[datetime, datetime], min_samples: int,
             alpha: float) -> list[stats.CategoryChange]:
-    return queries.compare_windows(engine(db_url), current=_window(*current), baseline=_window(*baseline),
-                                   alpha=alpha, min_samples=min_samples)
+    """``queries.compare_windows``, from the shared cached counts."""
+    return stats.compare_categories(category_counts(db_url, *baseline), category_counts(db_url, *current),
+                                    alpha=alpha, min_samples=min_samples)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def decomposition(db_url: str, current: tuple[datetime, datetime], baseline: tuple[datetime, datetime],
                   min_samples: int) -> stats.RateChangeDecomposition:
-    return queries.decompose_windows(engine(db_url), current=_window(*current), baseline=_window(*baseline),
-                                     min_samples=min_samples)
+    """``queries.decompose_windows``, from the shared cached counts."""
+    return stats.decompose_pass_rate_change(category_counts(db_url, *baseline), category_counts(db_url, *current),
+                                            min_samples=min_samples)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Computing drift…")
