@@ -126,11 +126,17 @@ def _register_commands() -> None:
     from judge.cli_rubrics import rubrics
 
     from .alerts.command import alert
+    from .app.command import review
+    from .cli_drift import drift
+    from .cli_export import export
     from .demo.command import demo
     from .ingest.command import ingest
 
     cli.add_command(alert)
     cli.add_command(demo)
+    cli.add_command(drift)
+    cli.add_command(export)
+    cli.add_command(review)
     cli.add_command(ingest)
     cli.add_command(judge)
     cli.add_command(runs)
