@@ -45,6 +45,15 @@ def streamlit_command(*, host: str, port: int, headless: bool) -> list[str]:
     ]
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, get SIGTERM when this process dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _url(host: str, port: int) -> str:
     if host in ("0.0.0.0", "::", ""):
         host = socket.gethostname()
@@ -111,7 +120,7 @@ def review(ctx: click.Context, db_url: str, host: str, port: int, password: str 
     sys.stdout.flush()
     # A session of its own: a terminal's Ctrl-C reaches us only, and we forward it once.
     child = subprocess.Popen(streamlit_command(host=host, port=port, headless=headless), env=env,
-                             start_new_session=True)
+                             start_new_session=True, preexec_fn=_die_with_parent)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         if child.poll() is None:
