@@ -1,0 +1,47 @@
+"""`tastevin demo` end to end: every part runs, the regression shows, and nothing is left running."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from reviewer.broker import free_port
+from reviewer.store import make_engine
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.slow
+def test_demo_runs_the_pipeline_and_shows_the_regression(tmp_path: Path) -> None:
+    port = free_port()
+    db = tmp_path / "demo.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "reviewer.cli", "demo", "--duration", "45", "--no-browser", "--port", str(port),
+         "--db", f"sqlite:///{db}", "--exit-after-setup"],
+        capture_output=True, text=True, timeout=400, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert f"review app: http://127.0.0.1:{port}" in result.stdout
+    assert "regression in 'shipping'" in result.stderr
+
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.connect() as connection:
+        samples = connection.execute(sa.text("SELECT count(*) FROM sample")).scalar_one()
+        categories = set(connection.execute(sa.text("SELECT DISTINCT category FROM sample")).scalars())
+        judged = connection.execute(sa.text("SELECT count(DISTINCT sample_id) FROM judgment")).scalar_one()
+        alerts = set(connection.execute(sa.text("SELECT key FROM alert WHERE status = 'firing'")).scalars())
+        redacted = connection.execute(sa.text("SELECT count(*) FROM sample WHERE redactions != '{}'")).scalar_one()
+    engine.dispose()
+    assert samples > 600 and judged > 0.8 * samples
+    assert {"billing", "refund", "shipping", "account", "password-reset", "classify-intent"} <= categories
+    assert redacted > 0  # personal data in the simulated messages was redacted by the sampler
+    assert "score_drop:shipping" in alerts and "drift:category" in alerts
+
+    # Every process it started is gone: nothing listens on the app's port any more.
+    leftovers = subprocess.run(["pgrep", "-f", f"server.port {port}"], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""
