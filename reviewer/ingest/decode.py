@@ -5,10 +5,20 @@ The wire record's contract is the JSON Schema shipped with the sampler
 fields and types by hand because it runs for every record (a generic JSON Schema
 validator costs ~50x more). ``tests/reviewer/test_decode.py`` holds the two to
 agreement. Pure functions; any thread.
+
+Two entry points share one set of rules:
+
+* :func:`decode` gives a row dict with JSON columns as Python values (what the ORM's
+  ``Sample(**row)`` takes);
+* :func:`decode_row` gives the insert-ready tuple the ingester writes (columns in
+  :data:`SAMPLE_COLUMNS` order, JSON columns as JSON text). A well-formed record takes
+  a straight-line fast path; anything it does not accept goes through the reference
+  checks of :func:`decode`, so a poison record gets the same reason either way.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,7 +27,28 @@ import orjson
 SUPPORTED_MAJOR = "tastevin.sample/v1"
 DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
 UNCATEGORIZED = "uncategorized"
+_MINOR_PREFIX = SUPPORTED_MAJOR + "."
 _HEX = frozenset("0123456789abcdef")
+# Fast-path equivalents of the reference checks (explicit ranges: no Unicode digits).
+_HEX32 = re.compile("[0-9a-f]{32}").fullmatch
+_HEX16 = re.compile("[0-9a-f]{16}").fullmatch
+# The form the sampler writes (``2026-11-01T08:00:00.123456Z``): its SQLite DATETIME text
+# is a slice of it. Hour 24 is excluded because Python ≥ 3.12 reads "24:00" as the next day.
+_CANONICAL_TS = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}T(?!24)[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}Z").fullmatch
+_UTC = timezone.utc
+
+#: Columns of the ``sample`` table in the order of the tuples :func:`decode_row` builds
+#: (also the key order of :func:`decode`'s dict).
+SAMPLE_COLUMNS: tuple[str, ...] = (
+    "sample_id", "schema", "trace_id", "span_id", "ts", "app", "env", "release", "category",
+    "provider", "operation", "request_model", "response_model", "params", "system_instructions",
+    "input_messages", "output_messages", "finish_reason", "input_tokens", "output_tokens",
+    "cache_read_input_tokens", "cache_write_input_tokens", "latency_ms", "ttft_ms", "error_type",
+    "error_message", "sampling_rate", "sampling_rule", "redactions", "truncated", "attributes",
+    "input_chars", "output_chars", "kafka_topic", "kafka_partition", "kafka_offset", "ingested_at",
+)  # fmt: skip
+#: Of those, the columns :func:`decode_row` gives as JSON text.
+JSON_COLUMNS = frozenset({"params", "system_instructions", "input_messages", "output_messages", "redactions", "attributes"})
 
 
 class PoisonRecord(ValueError):
@@ -80,6 +111,12 @@ def _check_messages(name: str, messages: list[Any]) -> int:
     return chars
 
 
+def _check_system(system: list[Any]) -> None:
+    for part in system:
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            raise PoisonRecord("bad_type", "system_instructions items must be objects with a string type")
+
+
 def _parse_ts(value: Any) -> datetime:
     if not isinstance(value, str):
         raise PoisonRecord("bad_type", "ts must be an RFC 3339 string")
@@ -89,7 +126,25 @@ def _parse_ts(value: Any) -> datetime:
         raise PoisonRecord("bad_type", f"ts is not RFC 3339: {value[:40]!r}") from None
     if ts.tzinfo is None:
         raise PoisonRecord("bad_type", "ts must carry a UTC offset (e.g. a trailing Z)")
-    return ts.astimezone(timezone.utc)
+    return ts.astimezone(_UTC)
+
+
+def _load(value: bytes | None, max_record_bytes: int) -> dict[str, Any]:
+    if value is None:
+        raise PoisonRecord("invalid_json", "empty message value (tombstone)")
+    if len(value) > max_record_bytes:
+        raise PoisonRecord("oversize", f"{len(value)} bytes exceeds the {max_record_bytes}-byte limit")
+    try:
+        record = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise PoisonRecord("invalid_utf8", f"not UTF-8 at byte {bad.start}") from None
+        raise PoisonRecord("invalid_json", str(exc)[:200]) from None
+    if not isinstance(record, dict):
+        raise PoisonRecord("not_an_object", f"expected a JSON object, got {type(record).__name__}")
+    return record
 
 
 def decode(
@@ -107,25 +162,15 @@ def decode(
     ``invalid_json``, ``not_an_object``, ``unknown_schema``, ``missing_field``,
     ``bad_type``) and a human detail.
     """
-    if value is None:
-        raise PoisonRecord("invalid_json", "empty message value (tombstone)")
-    if len(value) > max_record_bytes:
-        raise PoisonRecord("oversize", f"{len(value)} bytes exceeds the {max_record_bytes}-byte limit")
-    try:
-        record = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError as bad:
-            raise PoisonRecord("invalid_utf8", f"not UTF-8 at byte {bad.start}") from None
-        raise PoisonRecord("invalid_json", str(exc)[:200]) from None
-    if not isinstance(record, dict):
-        raise PoisonRecord("not_an_object", f"expected a JSON object, got {type(record).__name__}")
+    return _validated(_load(value, max_record_bytes), topic, partition, offset, ingested_at)
 
+
+def _validated(record: dict[str, Any], topic: str, partition: int, offset: int, ingested_at: Any) -> dict[str, Any]:
+    """The reference checks, in the order that decides which reason a record gets."""
     schema = record.get("schema")
     if not isinstance(schema, str):
         raise PoisonRecord("missing_field", "schema is missing")
-    if schema != SUPPORTED_MAJOR and not schema.startswith(SUPPORTED_MAJOR + "."):
+    if schema != SUPPORTED_MAJOR and not schema.startswith(_MINOR_PREFIX):
         raise PoisonRecord("unknown_schema", f"unsupported schema {schema[:60]!r}; this ingester reads {SUPPORTED_MAJOR}")
 
     sample_id = record.get("sample_id")
@@ -175,9 +220,7 @@ def decode(
     input_chars = _check_messages("input_messages", record["input_messages"])
     output_chars = _check_messages("output_messages", record["output_messages"])
     if system is not None:
-        for part in system:
-            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                raise PoisonRecord("bad_type", "system_instructions items must be objects with a string type")
+        _check_system(system)
 
     return {
         "sample_id": sample_id,
@@ -218,3 +261,201 @@ def decode(
         "kafka_offset": offset,
         "ingested_at": ingested_at,
     }
+
+
+# -- insert-ready tuples ---------------------------------------------------------------
+_dumps = orjson.dumps
+_DUMPS_OPTION = orjson.OPT_NON_STR_KEYS
+
+
+def json_text(value: Any) -> str | None:
+    """A JSON column's stored text (``None`` stays SQL NULL). Raises ``PoisonRecord``
+    for a value orjson cannot write back (nesting deeper than 255 levels)."""
+    if value is None:
+        return None
+    try:
+        return _dumps(value, option=_DUMPS_OPTION).decode()
+    except orjson.JSONEncodeError as exc:
+        raise PoisonRecord("bad_type", f"a JSON field cannot be stored: {exc}") from None
+
+
+def sqlite_timestamp(value: datetime) -> str:
+    """SQLAlchemy's SQLite DATETIME text for an aware datetime, in UTC."""
+    return value.astimezone(_UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def row_tuple(row: dict[str, Any], *, text_timestamps: bool) -> tuple[Any, ...]:
+    """A :func:`decode` dict (or one shaped like it) → the :func:`decode_row` tuple."""
+    values = []
+    for name in SAMPLE_COLUMNS:
+        value = row.get(name)
+        if name in JSON_COLUMNS:
+            value = json_text(value)
+        elif isinstance(value, datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=_UTC)
+            value = sqlite_timestamp(value) if text_timestamps else value
+        values.append(value)
+    return tuple(values)
+
+
+def decode_row(
+    value: bytes | None,
+    topic: str,
+    partition: int,
+    offset: int,
+    ingested_at: Any,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    text_timestamps: bool = False,
+) -> tuple[Any, ...]:
+    """Decode and validate one message value into an insert-ready ``sample`` tuple.
+
+    Columns in :data:`SAMPLE_COLUMNS` order; JSON columns as JSON text; ``ts`` as an
+    aware UTC datetime, or as SQLite's DATETIME text when ``text_timestamps``;
+    ``ingested_at`` is stored as given. Accepts and rejects exactly what :func:`decode`
+    does, with the same :class:`PoisonRecord` reasons, plus ``bad_type`` for JSON
+    nested too deeply to be written back (which would otherwise fail the whole batch).
+    """
+    record = _load(value, max_record_bytes)
+    get = record.get
+    schema = get("schema")
+    sample_id = get("sample_id")
+    trace_id = get("trace_id")
+    span_id = get("span_id")
+    ts_text = get("ts")
+    # Fast path: every test below implies the matching reference check. Any record it
+    # does not accept takes the reference path, which names the first problem. A check
+    # that raises here does so only once every check before it, in reference order, passed.
+    # (``type(x) is str``: orjson never produces subclasses.)
+    if not (
+        type(schema) is str
+        and (schema == SUPPORTED_MAJOR or schema.startswith(_MINOR_PREFIX))
+        and type(sample_id) is str
+        and _HEX32(sample_id)
+        and type(trace_id) is str
+        and _HEX32(trace_id)
+        and (span_id is None or (type(span_id) is str and _HEX16(span_id)))
+        and type(ts_text) is str
+    ):
+        return row_tuple(_validated(record, topic, partition, offset, ingested_at), text_timestamps=text_timestamps)
+    ts = _parse_ts(ts_text)
+    app = get("app")
+    env = get("env")
+    release = get("release")
+    provider = get("provider")
+    operation = get("operation")
+    request_model = get("request_model")
+    response_model = get("response_model")
+    category = get("category")
+    finish_reason = get("finish_reason")
+    params = get("params")
+    input_messages = get("input_messages")
+    output_messages = get("output_messages")
+    system = get("system_instructions")
+    usage = get("usage")
+    latency_ms = get("latency_ms")
+    ttft_ms = get("ttft_ms")
+    error = get("error")
+    sampling = get("sampling")
+    redactions = get("redactions")
+    truncated = get("truncated")
+    attributes = get("attributes")
+    if not (
+        type(app) is str
+        and type(env) is str
+        and type(release) is str
+        and type(provider) is str
+        and type(operation) is str
+        and type(request_model) is str
+        and (response_model is None or type(response_model) is str)
+        and (category is None or type(category) is str)
+        and (finish_reason is None or type(finish_reason) is str)
+        and type(params) is dict
+        and type(input_messages) is list
+        and type(output_messages) is list
+        and (system is None or type(system) is list)
+        and type(usage) is dict
+        and (type(latency_ms) is float or type(latency_ms) is int)
+        and (ttft_ms is None or type(ttft_ms) is float or type(ttft_ms) is int)
+        and (error is None or (type(error) is dict and type(error.get("type")) is str and type(error.get("message")) is str))
+        and type(sampling) is dict
+        and type(redactions) is dict
+        and type(truncated) is bool
+        and type(attributes) is dict
+    ):
+        return row_tuple(_validated(record, topic, partition, offset, ingested_at), text_timestamps=text_timestamps)
+    ugets = usage.get
+    input_tokens = ugets("input_tokens")
+    output_tokens = ugets("output_tokens")
+    cache_read = ugets("cache_read_input_tokens")
+    cache_write = ugets("cache_write_input_tokens")
+    rate = sampling.get("rate")
+    rule = sampling.get("rule")
+    if not (
+        (input_tokens is None or (type(input_tokens) is int and input_tokens >= 0))
+        and (output_tokens is None or (type(output_tokens) is int and output_tokens >= 0))
+        and (cache_read is None or (type(cache_read) is int and cache_read >= 0))
+        and (cache_write is None or (type(cache_write) is int and cache_write >= 0))
+        and (type(rate) is float or type(rate) is int)
+        and 0 < rate <= 1
+        and type(rule) is str
+    ):
+        return row_tuple(_validated(record, topic, partition, offset, ingested_at), text_timestamps=text_timestamps)
+    input_chars = _check_messages("input_messages", input_messages)
+    output_chars = _check_messages("output_messages", output_messages)
+    if system is not None:
+        _check_system(system)
+    if not text_timestamps:
+        ts_value: Any = ts
+    elif _CANONICAL_TS(ts_text):
+        ts_value = f"{ts_text[:10]} {ts_text[11:26]}"  # == sqlite_timestamp(ts), ~10x cheaper
+    else:
+        ts_value = sqlite_timestamp(ts)
+    try:
+        params_text = _dumps(params, option=_DUMPS_OPTION).decode()
+        system_text = None if system is None else _dumps(system, option=_DUMPS_OPTION).decode()
+        input_text = _dumps(input_messages, option=_DUMPS_OPTION).decode()
+        output_text = _dumps(output_messages, option=_DUMPS_OPTION).decode()
+        redactions_text = _dumps(redactions, option=_DUMPS_OPTION).decode()
+        attributes_text = _dumps(attributes, option=_DUMPS_OPTION).decode()
+    except orjson.JSONEncodeError as exc:
+        raise PoisonRecord("bad_type", f"a JSON field cannot be stored: {exc}") from None
+    return (
+        sample_id,
+        schema,
+        trace_id,
+        span_id,
+        ts_value,
+        app,
+        env,
+        release,
+        category or UNCATEGORIZED,
+        provider,
+        operation,
+        request_model,
+        response_model,
+        params_text,
+        system_text,
+        input_text,
+        output_text,
+        finish_reason,
+        input_tokens,
+        output_tokens,
+        cache_read,
+        cache_write,
+        float(latency_ms),
+        None if ttft_ms is None else float(ttft_ms),
+        None if error is None else error["type"],
+        None if error is None else error["message"],
+        float(rate),
+        rule,
+        redactions_text,
+        truncated,
+        attributes_text,
+        input_chars,
+        output_chars,
+        topic,
+        partition,
+        offset,
+        ingested_at,
+    )

@@ -10,7 +10,15 @@ import jsonschema
 import pytest
 
 import sampler
-from reviewer.ingest.decode import PoisonRecord, decode
+from reviewer.ingest.decode import (
+    DEFAULT_MAX_RECORD_BYTES,
+    SAMPLE_COLUMNS,
+    PoisonRecord,
+    decode,
+    decode_row,
+    row_tuple,
+    sqlite_timestamp,
+)
 from sampler._state import STATE
 
 NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
@@ -130,3 +138,47 @@ def test_undecodable_values(value: bytes | None, reason: str) -> None:
     with pytest.raises(PoisonRecord) as raised:
         decode(value, topic="t", partition=0, offset=0, ingested_at=NOW)
     assert raised.value.reason == reason
+
+
+# -- decode_row: the ingester's fast path gives decode()'s verdicts and values ----------
+def _row_of(value: bytes, *, text_timestamps: bool) -> tuple:
+    ingested_at = sqlite_timestamp(NOW) if text_timestamps else NOW
+    return decode_row(value, "t", 1, 7, ingested_at, DEFAULT_MAX_RECORD_BYTES, text_timestamps)
+
+
+@pytest.mark.parametrize("text_timestamps", [False, True], ids=["datetimes", "sqlite-text"])
+@pytest.mark.parametrize(
+    "ts",
+    ["2026-11-22T10:00:00.123456Z", "2026-11-22T10:00:00Z", "2026-11-22T12:00:00.5+02:00", "2026-11-22T10:00:00.000001+00:00"],
+    ids=["canonical", "no-fraction", "offset", "zero-offset"],
+)
+def test_decode_row_stores_what_decode_returns(good_record: dict, ts: str, text_timestamps: bool) -> None:
+    value = json.dumps(dict(good_record, ts=ts)).encode()
+    row = decode(value, topic="t", partition=1, offset=7, ingested_at=NOW)
+    assert _row_of(value, text_timestamps=text_timestamps) == row_tuple(row, text_timestamps=text_timestamps)
+    assert len(SAMPLE_COLUMNS) == len(row) and list(row) == list(SAMPLE_COLUMNS)
+
+
+@pytest.mark.parametrize(("path", "value", "reason"), [p[1:] for p in POISON], ids=[p[0] for p in POISON])
+def test_decode_row_rejects_poison_with_the_same_reason(good_record: dict, path: str, value: object, reason: str) -> None:
+    bad = json.dumps(_mutate(good_record, path, value)).encode()
+    with pytest.raises(PoisonRecord) as raised:
+        _row_of(bad, text_timestamps=True)
+    assert (raised.value.reason, raised.value.detail) == (reason, _reason_of_decode(bad)[1])
+
+
+def _reason_of_decode(value: bytes) -> tuple[str, str]:
+    with pytest.raises(PoisonRecord) as raised:
+        _decode(value)
+    return raised.value.reason, raised.value.detail
+
+
+def test_decode_row_dead_letters_json_too_deep_to_write_back(good_record: dict) -> None:
+    nested: list = []
+    for _ in range(300):  # orjson reads up to 1024 levels but writes at most 255
+        nested = [nested]
+    value = json.dumps(dict(good_record, params={"x": nested})).encode()
+    assert _decode(value)["params"] == {"x": nested}
+    with pytest.raises(PoisonRecord) as raised:
+        _row_of(value, text_timestamps=False)
+    assert raised.value.reason == "bad_type"

@@ -53,3 +53,17 @@ def test_redelivered_rows_are_skipped(url: str) -> None:
     with Session(engine) as session:
         assert sorted(s.sample_id for s in session.exec(select(Sample))) == sorted(r["sample_id"] for r in rows)
     engine.dispose()
+
+
+def test_a_large_batch_is_stored_whole_and_first_copies_win(url: str) -> None:
+    # More rows than one multi-row INSERT holds on SQLite, with copies across its chunks.
+    engine = make_engine(url)
+    ensure_schema(engine, auto_upgrade=True)
+    writer = BatchWriter(engine)
+    rows = [_row(i) for i in range(1300)]
+    later_copies = [dict(row, kafka_offset=row["kafka_offset"] + 10_000) for row in rows[::7]]
+    writer.write_batch(rows + later_copies, [])
+    with Session(engine) as session:
+        stored = {s.sample_id: s.kafka_offset for s in session.exec(select(Sample))}
+    assert stored == {row["sample_id"]: row["kafka_offset"] for row in rows}
+    engine.dispose()
