@@ -100,8 +100,8 @@ def samples_page(db_url: str, filters: browse.SampleFilters, cursor: str | None,
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def samples_count(db_url: str, filters: browse.SampleFilters) -> tuple[int, bool]:
-    return browse.count_samples(engine(db_url), filters)
+def samples_count(db_url: str, filters: browse.SampleFilters, cap: int) -> tuple[int, bool]:
+    return browse.count_samples(engine(db_url), filters, cap=cap)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

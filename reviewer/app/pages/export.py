@@ -52,7 +52,7 @@ def main() -> None:
                                     key="export_expected",
                                     help="review: a person's pass only. judge: also the judge's pass when no one "
                                          "reviewed the sample."))
-    count, capped = _data.samples_count(ctx.db_url, filters)
+    count, capped = _data.samples_count(ctx.db_url, filters, MAX_LINES)
     lines = min(count, limit)
     st.caption(f"{count:,}{'+' if capped else ''} samples match; the file will hold {lines:,} lines, oldest first.")
     if count > MAX_LINES:

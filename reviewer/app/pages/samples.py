@@ -8,6 +8,7 @@ from reviewer.app import _data, _views
 from reviewer.app._state import context
 
 PAGE_SIZE = 50
+COUNT_CAP = 1_000  # counting stops here ("1,000+"): a verdict or text filter reads every sample it counts
 _CURSORS = "samples_cursors"
 _FILTERS = "samples_filters_seen"
 
@@ -23,7 +24,7 @@ def main() -> None:
         st.session_state[_CURSORS] = [None]
     cursors: list[str | None] = st.session_state[_CURSORS]
     page = _data.samples_page(ctx.db_url, filters, cursors[-1], PAGE_SIZE)
-    count, capped = _data.samples_count(ctx.db_url, filters)
+    count, capped = _data.samples_count(ctx.db_url, filters, COUNT_CAP)
     st.caption(f"{count:,}{'+' if capped else ''} matching samples · page {len(cursors)} · newest first")
     if not page.rows:
         st.info("No sample matches these filters.")
