@@ -42,7 +42,7 @@ def require_auth(settings: ReviewSettings) -> bool:
     if mode is AuthMode.NONE:
         return True
     if mode is AuthMode.OIDC:
-        if st.user.is_logged_in:
+        if st.user.get("is_logged_in", False):
             st.sidebar.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'you'}")
             st.sidebar.button("Log out", on_click=st.logout)
             return True

@@ -223,3 +223,10 @@ def test_the_app_refuses_to_render_without_auth_on_an_open_bind(open_app: OpenAp
     assert len(errors) == 1 and not _texts(app, "title")
     assert ("refusing to serve the review app on 0.0.0.0" in errors[0]) if auth is None else (
         "TASTEVIN_REVIEW_PASSWORD is not set" in errors[0])
+
+
+def test_oidc_mode_shows_only_the_login_button(open_app: OpenApp, seeded: Seeded) -> None:
+    app = open_app(seeded, review_auth="oidc")
+    assert _texts(app, "title") == ["Tastevin review"]
+    assert [button.label for button in app.button] == ["Log in"]
+    assert not app.metric and not app.sidebar.number_input
