@@ -35,6 +35,9 @@ One JSON object per line, UTF-8, keys in this order, ``"schema": "tastevin.eval/
   no one reviewed it and the judge's verdict is ``pass`` (source ``judge``). Otherwise
   ``null`` (a reviewed ``fail`` is never an expected output).
 * Timestamps are RFC 3339 UTC with microseconds and a ``Z``.
+* Top-level keys always come in the order above; inside stored JSON (messages,
+  attributes, criteria) keys come as the store returns them — as written on SQLite,
+  in JSONB's own order on PostgreSQL.
 
 Samples come oldest first (``ts``, then id), fetched in keyset pages of ``chunk_size`` with
 their judgments, reviews and rubrics in three more queries per page: memory stays bounded

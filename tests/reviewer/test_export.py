@@ -33,9 +33,15 @@ def _result(verdict: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def store(sqlite_url: str) -> Iterator[tuple[str, Engine, list[dict[str, Any]]]]:
+    engine, records = build_store(sqlite_url)
+    yield sqlite_url, engine, records
+    engine.dispose()
+
+
+def build_store(url: str) -> tuple[Engine, list[dict[str, Any]]]:
     """Four samples: s0 judged pass and reviewed pass, s1 judged fail and reviewed fail, s2 judged pass
     (no review) and s3 unjudged, s2 and s3 with the same ts; s0 also has a superseded fail."""
-    engine = make_engine(sqlite_url)
+    engine = make_engine(url)
     ensure_schema(engine)
     records = [make_record(0, category="billing"), make_record(1, category="billing"),
                make_record(2, category="shipping"), make_record(3, category="shipping", ts="2026-11-01T00:00:02.000000Z")]
@@ -60,8 +66,7 @@ def store(sqlite_url: str) -> Iterator[tuple[str, Engine, list[dict[str, Any]]]]
             session.add(Review(sample_id=sample_id, judgment_id=judgment.id, reviewer="ana", verdict=verdict,
                                agrees_with_judge=True, note=note, created_at=reviewed))
         session.commit()
-    yield sqlite_url, engine, records
-    engine.dispose()
+    return engine, records
 
 
 RUBRIC = {"name": "support", "version": "v1", "criteria": CRITERIA, "checks": CHECKS, "pass_rule": {"mode": "all"}}
@@ -199,3 +204,14 @@ def test_parse_time(text: str, expected: datetime) -> None:
 def test_parse_time_refuses_words() -> None:
     with pytest.raises(click.BadParameter):
         parse_time("last week")
+
+
+def test_postgresql_exports_the_same_lines(pg_url: str) -> None:
+    engine, records = build_store(pg_url)
+    try:
+        result = CliRunner().invoke(export, ["--db", pg_url, "--expected-from", "judge"])
+    finally:
+        engine.dispose()
+    assert result.exit_code == 0, result.output
+    # JSONB keeps its own key order inside objects: equal as JSON, not byte for byte.
+    assert [json.loads(line) for line in result.stdout_bytes.splitlines()] == _expected(records, expected_from="judge")
