@@ -18,8 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
         ("bench_sampler.py", ("1. Added latency per call", "2. Broker down", "3. Worker throughput")),
         ("bench_ingest.py", ("Ingest of 2,000 records", "kafka-python raw consume", "ingest → SQLite")),
         ("bench_judge.py", ("1. Sync judging of 60 samples", "Memory over the sync run", "2. Batch submission")),
+        # The generated data has drops in two categories and a latency shift: the queries find them.
+        ("bench_reviewer.py", ("Reviewer queries on 20,000 samples", "summary (7-day window)", "failing categories",
+                               "mix vs quality", "drift (two full windows)", "('login', 'drop')",
+                               "('refunds', 'drop')", "drifted: ['latency_ms']")),
+        ("bench_review_app.py", ("Review app queries, 20,000 samples", "time_series, 30 days by day", "export_jsonl")),
     ],
-    ids=["sampler", "ingest", "judge"],
+    ids=["sampler", "ingest", "judge", "reviewer", "review-app"],
 )
 def test_benchmark_quick_run(script: str, expected: tuple[str, ...]) -> None:
     result = subprocess.run(

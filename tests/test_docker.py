@@ -16,31 +16,13 @@ import pytest
 import yaml
 
 from reviewer.cli import cli
+from tests.cli_helpers import envvars, find_command
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
 DOCKERFILE = (ROOT / "docker" / "Dockerfile").read_text()
 SERVICES: dict[str, Any] = COMPOSE["services"]
 TASTEVIN = {name: spec for name, spec in SERVICES.items() if spec.get("image", "").startswith("tastevin")}
-
-
-def _command(args: list[str]) -> tuple[click.Command, list[str]]:
-    command: click.Command = cli
-    rest = list(args)
-    while isinstance(command, click.Group) and rest and rest[0] in command.commands:
-        command = command.commands[rest.pop(0)]
-    return command, rest
-
-
-def _envvars(command: click.Command) -> set[str]:
-    names: set[str] = set()
-    if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            names |= _envvars(sub)
-    for param in command.params:
-        envvar = getattr(param, "envvar", None)
-        names |= {envvar} if isinstance(envvar, str) else set(envvar or ())
-    return names
 
 
 def test_the_tastevin_services_are_the_production_commands() -> None:
@@ -51,7 +33,7 @@ def test_the_tastevin_services_are_the_production_commands() -> None:
 @pytest.mark.parametrize("service", sorted(TASTEVIN))
 def test_each_command_exists_with_its_flags(service: str) -> None:
     args = TASTEVIN[service]["command"]
-    command, rest = _command(args)
+    command, rest = find_command(args)
     assert command is not cli and not isinstance(command, click.Group), f"{service}: no command {args}"
     known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
     flags = [arg for arg in rest if arg.startswith("--")]
@@ -64,7 +46,7 @@ def test_each_command_exists_with_its_flags(service: str) -> None:
 def test_every_tastevin_variable_is_read_by_someone() -> None:
     from sampler._settings import SamplerSettings
 
-    read = _envvars(cli) | set(re.findall(r"TASTEVIN_[A-Z_]+", SamplerSettings.__doc__ or ""))
+    read = envvars() | set(re.findall(r"TASTEVIN_[A-Z_]+", SamplerSettings.__doc__ or ""))
     for name, spec in TASTEVIN.items():
         for variable in spec.get("environment", {}):
             if variable.startswith("TASTEVIN_"):

@@ -14,6 +14,7 @@ import pytest
 
 from judge.testing import FakeAnthropicServer
 from reviewer.cli import cli
+from tests.cli_helpers import envvars, find_command
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -21,17 +22,6 @@ README = (ROOT / "README.md").read_text()
 
 def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, re.S)
-
-
-def _envvars(command: click.Command) -> set[str]:
-    names: set[str] = set()
-    if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            names |= _envvars(sub)
-    for param in command.params:
-        envvar = getattr(param, "envvar", None)
-        names |= {envvar} if isinstance(envvar, str) else set(envvar or ())
-    return names
 
 
 def test_the_python_snippets_run_against_a_local_messages_api() -> None:
@@ -54,15 +44,12 @@ def test_every_tastevin_command_in_the_readme_parses() -> None:
     commands = [shlex.split(line) for line in lines if line.startswith("tastevin ")]
     assert len(commands) >= 8
     for words in commands:
-        command: click.Command = cli
-        rest = words[1:]
-        while isinstance(command, click.Group) and rest and rest[0] in command.commands:
-            command = command.commands[rest.pop(0)]
+        command, rest = find_command(words[1:])
         assert not isinstance(command, click.Group), words
         command.make_context(command.name, rest)  # raises on an unknown flag or a bad value
 
 
-@pytest.mark.parametrize("variable", sorted(_envvars(cli)))
+@pytest.mark.parametrize("variable", sorted(envvars()))
 def test_every_setting_is_in_the_configuration_reference(variable: str) -> None:
     reference = README.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
     assert f"`{variable}`" in reference, f"{variable} is not documented"
