@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
-from reviewer.store import JudgeClaim, JudgeRun, Judgment, Rubric as RubricRow, Sample, utc_now
+from reviewer.store import JudgeClaim, JudgeRun, Judgment, Rubric as RubricRow, Sample, refresh_sample_verdicts, utc_now
 
 from .rubric import Rubric, RubricSpec
 
@@ -244,8 +244,10 @@ def release_run(engine: Engine, run_id: int) -> int:
 def store_judgments(engine: Engine, run_id: int, rows: Sequence[dict[str, Any]], *, errored: int = 0) -> None:
     """Store judgments (``judgment`` column dicts), drop their claims, add them to the run's totals.
 
-    One transaction. A judgment whose key is already stored is skipped (it cannot be, while
-    the claim is held; this keeps a redo after a lost commit harmless).
+    One transaction, which also recomputes the judged samples' verdicts
+    (``reviewer.store.refresh_sample_verdicts``), so statistics never see a judgment
+    without its sample's new verdict. A judgment whose key is already stored is skipped
+    (it cannot be, while the claim is held; this keeps a redo after a lost commit harmless).
     """
     if not rows and not errored:
         return
@@ -255,6 +257,7 @@ def store_judgments(engine: Engine, run_id: int, rows: Sequence[dict[str, Any]],
             connection.execute(_insert(connection)(_JUDGMENT).values(list(rows)).on_conflict_do_nothing())
             keys = [(r["sample_id"], r["rubric_version"], r["judge_model"]) for r in rows]
             connection.execute(sa.delete(_CLAIM).where(_claim_filter(run_id, keys)))
+            refresh_sample_verdicts(connection, {r["sample_id"] for r in rows})
         connection.execute(
             sa.update(_RUN)
             .where(_RUN.c.id == run_id)

@@ -16,20 +16,18 @@ versions or judge models):
 it is what was spent. Samples belong to a window by their ``ts`` (the call's start),
 not by when they were judged.
 
-One statement (one snapshot, so ``judged <= samples`` even while ingest writes),
-aggregates only — no window function, no sort of the judgments:
+Each judged sample's verdict and judge cost are kept, by that rule, in the table
+``sample_verdict`` (``reviewer.store.verdicts``; the judge updates it in the transaction
+that stores judgments), with copies of the sample's ``ts``, ``category`` and
+``sampling_rate``. So one statement (one snapshot, so ``judged <= samples`` even while
+ingest and the judge write) joins two aggregates, each over one covering index range:
 
-* the window's samples (``sample_id``, category, weight) are read once, into a CTE that
-  both databases materialise because it is used twice;
-* they are grouped by category (``samples``, ``weight_samples``);
-* their judgments are grouped per (sample, rubric) — the latest ``created_at``, and the
-  latest ``created_at`` of a fail and of a pass, so "the latest judgment fails" is
-  ``fail_at = latest_at`` — then per sample, then per category;
-* the two per-category results are joined.
+* ``sample`` grouped by category (``samples``, ``weight_samples``) — ``ix_sample_ts_window``;
+* ``sample_verdict`` grouped by category (verdict counts, weights, cost) —
+  ``ix_sample_verdict_ts_category_verdict``.
 
 On PostgreSQL the transaction raises ``work_mem`` to ``PG_WORK_MEM`` (``SET LOCAL``,
-undone at its end) so the hash aggregates of a few hundred thousand samples stay in
-memory instead of sorting on disk.
+undone at its end) so the hash aggregates stay in memory instead of sorting on disk.
 """
 
 from __future__ import annotations
@@ -52,13 +50,14 @@ from ..stats import (
     decompose_pass_rate_change,
     summarize_categories,
 )
-from ..store import Judgment, Sample
+from ..store import Judgment, Sample, SampleVerdict
 from ._windows import TimeWindow, per_window
 
 PG_WORK_MEM = "64MB"
 
 SAMPLE: Table = Sample.__table__  # type: ignore[attr-defined]
 JUDGMENT: Table = Judgment.__table__  # type: ignore[attr-defined]
+SAMPLE_VERDICT: Table = SampleVerdict.__table__  # type: ignore[attr-defined]
 
 
 def in_window(window: TimeWindow) -> sa.ColumnElement[bool]:
@@ -66,67 +65,25 @@ def in_window(window: TimeWindow) -> sa.ColumnElement[bool]:
     return sa.and_(SAMPLE.c.ts >= window.start, SAMPLE.c.ts < window.end)
 
 
-def _weight() -> sa.ColumnElement[Any]:
+def _weight(sampling_rate: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     # A rate of 0 cannot come through ingest (it checks 0 < rate <= 1); NULLIF keeps a
     # hand-made row from failing the whole query: its weight is NULL, left out of sums.
-    return sa.literal(1.0, sa.Float) / sa.func.nullif(SAMPLE.c.sampling_rate, 0.0, type_=sa.Float)
+    return sa.literal(1.0, sa.Float) / sa.func.nullif(sampling_rate, 0.0, type_=sa.Float)
 
 
 def category_counts_statement(window: TimeWindow) -> sa.Select[Any]:
     """The statement behind :func:`load_category_counts`: one row per category with samples."""
-    j, s = JUDGMENT.c, SAMPLE.c
-    in_scope = (
-        sa.select(s.sample_id, s.category, s.sampling_rate, _weight().label("weight"))
-        .where(in_window(window))
-        .cte("in_window")
-    )
-    w = in_scope.c
+    s, v = SAMPLE.c, SAMPLE_VERDICT.c
     totals = (
-        sa.select(w.category, sa.func.count().label("samples"), sa.func.sum(w.weight).label("weight_samples"))
-        .group_by(w.category)
+        sa.select(s.category, sa.func.count().label("samples"), sa.func.sum(_weight(s.sampling_rate)).label("weight_samples"))
+        .where(in_window(window))
+        .group_by(s.category)
         .subquery("totals")
     )
-
-    def latest_of(verdict: str) -> sa.ColumnElement[Any]:
-        return sa.func.max(sa.case((j.verdict == verdict, j.created_at), else_=None))
-
-    # The sample's category and weight ride along: functionally dependent on sample_id.
-    per_rubric = (
-        sa.select(
-            j.sample_id,
-            w.category,
-            w.sampling_rate,
-            w.weight,
-            sa.func.max(j.created_at).label("latest_at"),
-            latest_of("fail").label("fail_at"),
-            latest_of("pass").label("pass_at"),
-            sa.func.sum(j.cost_usd).label("cost_usd"),
-        )
-        .select_from(JUDGMENT.join(in_scope, w.sample_id == j.sample_id))
-        .group_by(j.sample_id, j.rubric_name, w.category, w.sampling_rate, w.weight)
-        .subquery("per_rubric")
-    )
-    r = per_rubric.c
-
-    def any_latest(at: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        return sa.func.max(sa.case((at == r.latest_at, 1), else_=0))
-
-    per_sample = (
-        sa.select(
-            r.category,
-            r.sampling_rate,
-            r.weight,
-            any_latest(r.fail_at).label("any_fail"),
-            any_latest(r.pass_at).label("any_pass"),
-            sa.func.sum(r.cost_usd).label("cost_usd"),
-        )
-        .group_by(r.sample_id, r.category, r.sampling_rate, r.weight)
-        .subquery("per_sample")
-    )
-    v = per_sample.c
-    failed = v.any_fail == 1
-    passed = sa.and_(v.any_fail == 0, v.any_pass == 1)
-    scored = sa.or_(failed, passed)
+    weight = _weight(v.sampling_rate)
+    failed = v.verdict == "fail"
+    passed = v.verdict == "pass"
+    scored = v.verdict.in_(("pass", "fail"))
 
     def count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
         return sa.func.sum(sa.case((condition, 1), else_=0))
@@ -140,13 +97,14 @@ def category_counts_statement(window: TimeWindow) -> sa.Select[Any]:
             sa.func.count().label("judged"),
             count_if(passed).label("passed"),
             count_if(failed).label("failed"),
-            sa.func.sum(v.cost_usd).label("cost_usd"),
-            sum_if(passed, v.weight).label("weight_passed"),
-            sum_if(failed, v.weight).label("weight_failed"),
-            sum_if(scored, v.weight * v.weight).label("weight_sq_scored"),
+            sa.func.sum(v.judge_cost_usd).label("cost_usd"),
+            sum_if(passed, weight).label("weight_passed"),
+            sum_if(failed, weight).label("weight_failed"),
+            sum_if(scored, weight * weight).label("weight_sq_scored"),
             sa.func.min(sa.case((scored, v.sampling_rate), else_=None)).label("min_rate"),
             sa.func.max(sa.case((scored, v.sampling_rate), else_=None)).label("max_rate"),
         )
+        .where(v.ts >= window.start, v.ts < window.end)
         .group_by(v.category)
         .subquery("judged")
     )

@@ -38,8 +38,10 @@ if TYPE_CHECKING:
         Rubric,
         Sample,
         SampleBase,
+        SampleVerdict,
         utc_now,
     )
+    from .verdicts import refresh_sample_verdicts
 
 _LAZY = {
     "StoreError": "engine",
@@ -60,6 +62,8 @@ _LAZY = {
     "Rubric": "models",
     "Sample": "models",
     "SampleBase": "models",
+    "SampleVerdict": "models",
+    "refresh_sample_verdicts": "verdicts",
     "utc_now": "models",
 }
 

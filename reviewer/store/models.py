@@ -152,6 +152,12 @@ with warnings.catch_warnings():
         __table_args__ = (
             sa.Index("ix_sample_category_ts", "category", "ts"),
             sa.Index("ix_sample_app_ts", "app", "ts"),
+            # Covers the window aggregates (counts per category, time series) and the drift
+            # report's id draw, so they read this index instead of the wide rows.
+            sa.Index(
+                "ix_sample_ts_window", "ts", "category", "sampling_rate", "input_tokens", "output_tokens", "error_type",
+                "sample_id",
+            ),
         )
 
         kafka_topic: str
@@ -307,6 +313,32 @@ class Judgment(StoreModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)
 
 
+class SampleVerdict(StoreModel, table=True):
+    """A judged sample's current verdict and judge cost, derived from its judgments.
+
+    One row per sample with at least one judgment; ``verdict`` follows the rule of
+    ``reviewer.store.verdicts`` and ``judge_cost_usd`` adds up every judgment's cost
+    (NULL when none has one). ``ts``, ``category`` and ``sampling_rate`` are copies of the
+    sample's (which never change), so window statistics group this narrow table alone.
+    Kept current by ``refresh_sample_verdicts`` in the transaction that stores judgments.
+    """
+
+    __tablename__ = "sample_verdict"
+    __table_args__ = (
+        sa.Index(
+            "ix_sample_verdict_ts_category_verdict", "ts", "category", "verdict", "sampling_rate", "judge_cost_usd"
+        ),
+        _check_in("verdict", VERDICTS),
+    )
+
+    sample_id: str = Field(foreign_key="sample.sample_id", primary_key=True, max_length=32)
+    ts: datetime = Field(sa_type=UTCDateTime)
+    category: str
+    sampling_rate: float
+    verdict: str
+    judge_cost_usd: float | None = None
+
+
 class Review(StoreModel, table=True):
     """A person's verdict on a sample, and whether it agrees with the judge's verdict."""
 
@@ -352,4 +384,6 @@ class Alert(StoreModel, table=True):
     last_delivery_error: str | None = Field(default=None, sa_type=sa.Text)
 
 
-TABLES = ("sample", "dead_letter", "rubric", "judge_run", "judgment", "judge_claim", "review", "alert")
+TABLES = (
+    "sample", "dead_letter", "rubric", "judge_run", "judgment", "judge_claim", "sample_verdict", "review", "alert",
+)  # fmt: skip

@@ -18,7 +18,7 @@ from reviewer.alerts import AlertRules, evaluate
 from reviewer.alerts.state import apply_checks, deliver_pending
 from reviewer.cli import cli
 from reviewer.queries import TimeWindow
-from reviewer.store import Alert, Judgment, ensure_schema, make_engine
+from reviewer.store import Alert, Judgment, ensure_schema, make_engine, refresh_sample_verdicts
 from tests.judge.conftest import seed
 from tests.records import make_record
 
@@ -76,6 +76,7 @@ def _fill(engine: Engine, *, start: datetime, hours: float, n: int, pass_rate: f
              "created_at": NOW} for i, sid in enumerate(ids)]
     with engine.begin() as connection:
         connection.execute(Judgment.__table__.insert(), rows)  # type: ignore[attr-defined]
+        refresh_sample_verdicts(connection, ids)
 
 
 @pytest.fixture

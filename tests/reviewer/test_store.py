@@ -30,11 +30,13 @@ from reviewer.store import (
     Review,
     Rubric,
     Sample,
+    SampleVerdict,
     StoreError,
     current_revision,
     ensure_schema,
     head_revision,
     make_engine,
+    refresh_sample_verdicts,
     upgrade,
 )
 from reviewer.store.migrate import MIGRATION_LOCK_KEY, VERSION_TABLE, alembic_config
@@ -42,7 +44,7 @@ from reviewer.store.models import TABLES
 
 TASTEVIN = [sys.executable, "-m", "reviewer.cli"]
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0002_judge_claims"
+HEAD = "0003_sample_verdict"
 T0 = datetime(2025, 3, 4, 5, 6, 7, 123456, tzinfo=timezone.utc)
 
 
@@ -130,6 +132,12 @@ def test_upgrade_from_empty_creates_the_contract_schema(engine: Any) -> None:
         "ix_sample_request_model": ("request_model",),
         "ix_sample_category_ts": ("category", "ts"),
         "ix_sample_app_ts": ("app", "ts"),
+        "ix_sample_ts_window": (
+            "ts", "category", "sampling_rate", "input_tokens", "output_tokens", "error_type", "sample_id",
+        ),
+    }
+    assert indexes["sample_verdict"] == {
+        "ix_sample_verdict_ts_category_verdict": ("ts", "category", "verdict", "sampling_rate", "judge_cost_usd"),
     }
     judgment_indexes = {k: v for k, v in indexes["judgment"].items() if k.startswith("ix_")}
     assert judgment_indexes == {
@@ -145,7 +153,7 @@ def test_upgrade_from_empty_creates_the_contract_schema(engine: Any) -> None:
     assert indexes["review"]["ix_review_sample_id"] == ("sample_id",)
     foreign_keys = {
         (table, tuple(fk["constrained_columns"]), fk["referred_table"])
-        for table in ("judgment", "review")
+        for table in ("judgment", "review", "sample_verdict")
         for fk in inspector.get_foreign_keys(table)
     }
     assert foreign_keys == {
@@ -153,6 +161,7 @@ def test_upgrade_from_empty_creates_the_contract_schema(engine: Any) -> None:
         ("judgment", ("run_id",), "judge_run"),
         ("review", ("sample_id",), "sample"),
         ("review", ("judgment_id",), "judgment"),
+        ("sample_verdict", ("sample_id",), "sample"),
     }
     assert {c["name"]: c["nullable"] for c in inspector.get_columns("sample")}["category"] is False
 
@@ -195,6 +204,58 @@ def test_upgrade_from_0001_keeps_runs_and_down_again(engine: Any) -> None:
         command.downgrade(alembic_config(connection), "0001_initial")
     assert "judge_claim" not in sa.inspect(engine).get_table_names()
     assert upgrade(engine) == HEAD
+
+
+def test_upgrade_from_0002_fills_sample_verdicts_by_the_verdict_rule(engine: Any) -> None:
+    """The migration's backfill and ``refresh_sample_verdicts`` (what the judge runs) agree."""
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0002_judge_claims")
+    t0 = datetime(2026, 1, 5, 12, tzinfo=timezone.utc)
+    later = t0 + timedelta(hours=1)
+    # (sample, [(rubric, version, model, verdict, created_at, cost)]) -> expected verdict, cost
+    cases: dict[str, tuple[list[tuple[str, str, str, str, datetime, float | None]], str | None, float | None]] = {
+        "pass": ([("r", "v1", "m", "pass", t0, 0.25)], "pass", 0.25),
+        "superseded-fail": ([("r", "v1", "m", "fail", t0, 0.5), ("r", "v2", "m", "pass", later, 0.5)], "pass", 1.0),
+        "one-rubric-fails": ([("r", "v1", "m", "pass", t0, None), ("s", "s1", "m", "fail", t0, None)], "fail", None),
+        "unscored-skipped": ([("r", "v1", "m", "pass", t0, 0.1), ("s", "s1", "m", "unscored", later, None)],
+                             "pass", 0.1),
+        "now-unscored": ([("r", "v1", "m", "fail", t0, 0.1), ("r", "v2", "m", "unscored", later, 0.1)],
+                         "unscored", 0.2),
+        "same-instant": ([("r", "v1", "a", "fail", t0, 0.1), ("r", "v1", "b", "pass", t0, 0.1)], "fail", 0.2),
+        "unjudged": ([], None, None),
+    }
+    ids = {name: f"{index:032x}" for index, name in enumerate(cases)}
+    with Session(engine) as session:
+        session.add_all(make_sample(sample_id, ts=t0) for sample_id in ids.values())
+        session.commit()
+        session.add_all(
+            Judgment(sample_id=ids[name], rubric_name=rubric, rubric_version=version, judge_model=model,
+                     verdict=verdict, created_at=at, cost_usd=cost)
+            for name, (judgments, _, _) in cases.items()
+            for rubric, version, model, verdict, at, cost in judgments
+        )
+        session.commit()
+    assert upgrade(engine) == HEAD
+
+    def verdicts() -> dict[str, tuple[str, float | None]]:
+        with Session(engine) as session:
+            return {row.sample_id: (row.verdict, row.judge_cost_usd) for row in session.exec(select(SampleVerdict))}
+
+    expected = {ids[name]: (verdict, cost) for name, (_, verdict, cost) in cases.items() if verdict is not None}
+    backfilled = verdicts()
+    assert backfilled.keys() == expected.keys()
+    for sample_id, (verdict, cost) in expected.items():
+        assert backfilled[sample_id][0] == verdict
+        assert backfilled[sample_id][1] == (None if cost is None else pytest.approx(cost, abs=1e-12))
+    # The runtime rule agrees, and recomputing changes nothing.
+    with engine.begin() as connection:
+        refresh_sample_verdicts(connection)
+        refresh_sample_verdicts(connection, [])
+    assert verdicts() == backfilled
+    with Session(engine) as session:
+        verdict_row = session.get(SampleVerdict, ids["pass"])
+        assert verdict_row is not None
+        assert (verdict_row.ts, verdict_row.category, verdict_row.sampling_rate) == (t0, "billing", 0.01)
 
 
 def test_ensure_schema_auto_upgrades_sqlite(sqlite_url: str) -> None:
@@ -250,7 +311,7 @@ def test_ensure_schema_refuses_a_revision_from_a_newer_tastevin(engine: Any) -> 
     upgrade(engine)
     with engine.begin() as connection:
         connection.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0099_future'"))
-    with pytest.raises(ConfigError, match=r"at 0099_future, which this tastevin \(head 0002_judge_claims\) does not know"):
+    with pytest.raises(ConfigError, match=r"at 0099_future, which this tastevin \(head 0003_sample_verdict\) does not know"):
         ensure_schema(engine, auto_upgrade=True)
     with pytest.raises(StoreError, match="newer"):
         upgrade(engine)

@@ -24,7 +24,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from reviewer.ingest.decode import decode
-from reviewer.store import Alert, JudgeRun, Judgment, Review, Rubric, Sample, ensure_schema, make_engine
+from reviewer.store import (
+    Alert, JudgeRun, Judgment, Review, Rubric, Sample, ensure_schema, make_engine, refresh_sample_verdicts,
+)
 from tests.records import encode, make_record
 
 RUBRIC_NAME = "support"
@@ -145,6 +147,8 @@ def _fill(engine: Engine, url: str, now: datetime) -> Seeded:
         run.unscored = sum(j.verdict == "unscored" for j in judgments)
         run.cost_usd = 0.001 * len(judgments)
         session.add(run)
+        session.commit()
+        refresh_sample_verdicts(session.connection())  # what the judge does when it stores judgments
         session.commit()
         by_sample = {j.sample_id: j for j in judgments if j.rubric_version == RUBRIC_VERSION}
         reviewed = [by_sample[sid] for sid in info.failing_billing[1:4]]

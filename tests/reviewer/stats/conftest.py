@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from reviewer.store import Judgment, Sample, ensure_schema, make_engine
+from reviewer.store import Judgment, Sample, ensure_schema, make_engine, refresh_sample_verdicts
 
 T0 = datetime(2026, 1, 8, tzinfo=timezone.utc)
 
@@ -96,3 +96,6 @@ def store(engine: Engine, samples: Sequence[Sample], judgments: Sequence[Judgmen
         session.commit()
         session.add_all(judgments)
         session.commit()
+    # What the judge does in the transaction that stores judgments.
+    with engine.begin() as connection:
+        refresh_sample_verdicts(connection, {judgment.sample_id for judgment in judgments})
