@@ -3,14 +3,11 @@
 Loop: poll a batch → decode and validate every message → one database transaction
 (samples inserted with ``sample_id`` as the idempotency key, poison to ``dead_letter``)
 → commit the Kafka offsets. Offsets are committed only after the database commit, so a
-``kill -9`` at any point at most redelivers the batches in hand, which the idempotent
-insert absorbs. The transaction runs on a writer thread while the next batch is polled
-and decoded (SQLite and psycopg release the GIL while the database works), so the loop
-costs about the longer of the two rather than their sum.
+``kill -9`` at any point at most redelivers a batch, which the idempotent insert absorbs.
 
 A database outage pauses consumption (the same batch is retried with backoff, offsets
 stay uncommitted); a broker outage is absorbed by the Kafka client's reconnects. Neither
-kills the process. SIGTERM/SIGINT finish the batches in hand, commit and exit 0.
+kills the process. SIGTERM/SIGINT finish the batch in hand, commit and exit 0.
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -71,20 +67,6 @@ class IngestStats:
             return 0.0
         elapsed = self.last_batch_done_at - self.first_batch_at
         return (self.consumed - self.first_batch_size) / elapsed if elapsed > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class _Write:
-    """A batch handed to the writer thread, and what to do once it is stored."""
-
-    future: Future[bool]
-    offsets: dict[Any, int]
-    rows: int
-    dead: int
-
-    @property
-    def count(self) -> int:
-        return self.rows + self.dead
 
 
 def _dead_letter_row(message: Any, poison: PoisonRecord, now: datetime) -> dict[str, Any]:
@@ -183,19 +165,11 @@ class Ingester:
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> int:
-        """Consume until stopped (exit code 0), idle for ``until_idle_s`` (0), or a fatal error.
-
-        Batch N is written on a writer thread while this thread polls and decodes batch
-        N+1; N's offsets are committed (from this thread, the consumer's only user) once
-        its transaction has committed, and before N+1 is handed to the writer. At most
-        two batches are held at a time.
-        """
+        """Consume until stopped (exit code 0), idle for ``until_idle_s`` (0), or a fatal error."""
         consumer = self._consumer_factory(self.config)
         stats = self.stats
         last_progress = last_record = time.monotonic()
         window_start, window_count = last_progress, 0
-        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tastevin-ingest-writer")
-        in_flight: _Write | None = None
         try:
             while not self._stop.is_set():
                 batch = consumer.poll(timeout_ms=500, max_records=self.config.batch_size)
@@ -204,19 +178,19 @@ class Ingester:
                     if stats.first_batch_at is None:
                         stats.first_batch_at = now
                         stats.first_batch_size = sum(len(m) for m in batch.values())
-                    last_record = now
                     rows, dead, offsets = self._decode_batch(batch)
-                    del batch
-                    if in_flight is not None:
-                        if not self._finish(consumer, in_flight):
-                            return 1
-                        window_count += in_flight.count
-                    in_flight = _Write(writer.submit(self._store, rows, dead), offsets, len(rows), len(dead))
-                elif in_flight is not None:  # nothing new: do not sit on an uncommitted batch
-                    if not self._finish(consumer, in_flight):
+                    if not self._store(rows, dead):
+                        self._echo("stopping with the database still down; the batch will be redelivered")
                         return 1
-                    window_count += in_flight.count
-                    in_flight = None
+                    self._commit(consumer, offsets)
+                    count = len(rows) + len(dead)
+                    stats.consumed += count
+                    stats.inserted_or_seen += len(rows)
+                    stats.dead_lettered += len(dead)
+                    stats.batches += 1
+                    window_count += count
+                    last_record = now
+                    stats.last_batch_done_at = time.monotonic()
                 elif self.config.until_idle_s is not None and now - last_record >= self.config.until_idle_s:
                     self._echo(f"idle for {self.config.until_idle_s:g}s; exiting")
                     break
@@ -228,16 +202,7 @@ class Ingester:
                     )
                     last_progress = window_start = now
                     window_count = 0
-            if in_flight is not None:  # stopped: finish the batch in hand
-                pending, in_flight = in_flight, None
-                if not self._finish(consumer, pending):
-                    return 1
         finally:
-            if in_flight is not None:
-                # Leaving on an error: let the writer give up its retries; its batch's
-                # offsets stay uncommitted, so it is redelivered (and skipped if stored).
-                self._stop.set()
-            writer.shutdown(wait=True)
             try:
                 consumer.close(autocommit=False)
             except Exception as exc:  # noqa: BLE001 - closing a consumer to a dead broker
@@ -247,21 +212,6 @@ class Ingester:
             f"in {time.monotonic() - stats.started:.1f}s"
         )
         return 0
-
-    def _finish(self, consumer: Any, write: _Write) -> bool:
-        """Wait for ``write``; commit its offsets once it is stored. False: stopped with the
-        database still down (the batch will be redelivered). Re-raises a writer error."""
-        if not write.future.result():
-            self._echo("stopping with the database still down; the batch will be redelivered")
-            return False
-        self._commit(consumer, write.offsets)
-        stats = self.stats
-        stats.consumed += write.count
-        stats.inserted_or_seen += write.rows
-        stats.dead_lettered += write.dead
-        stats.batches += 1
-        stats.last_batch_done_at = time.monotonic()
-        return True
 
     def _commit(self, consumer: Any, offsets: dict[Any, int]) -> None:
         from kafka.errors import CommitFailedError, KafkaError
