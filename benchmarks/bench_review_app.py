@@ -43,7 +43,7 @@ from rich.table import Table  # noqa: E402
 
 from reviewer import browse, export, reviews, series  # noqa: E402
 from reviewer.queries import TimeWindow  # noqa: E402
-from reviewer.store import ensure_schema, make_engine  # noqa: E402
+from reviewer.store import ensure_schema, make_engine, refresh_sample_verdicts  # noqa: E402
 
 console = Console()
 CATEGORIES = ("billing", "shipping", "refunds", "account", "returns", "warranty", "login", "other")
@@ -93,6 +93,12 @@ def generate(path: Path, samples: int, now: datetime) -> None:
     connection.commit()
     connection.execute("ANALYZE")
     connection.close()
+    # The judge keeps each sample's verdict current as it stores judgments; a bulk load
+    # fills them afterwards, as the migration does for judgments made before it.
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as transaction:
+        refresh_sample_verdicts(transaction)
+    engine.dispose()
 
 
 class _Discard(io.RawIOBase):

@@ -1,20 +1,18 @@
 """Time series of the store for the overview: volume, verdicts, pass rate, judge spending.
 
-:func:`time_series` is one aggregate query grouped by (bucket, verdict): each sample of
-the window gets its verdict once, from a correlated look-up of its judgments
-(``reviewer.browse.verdict_code``, index probes on ``judgment.sample_id``), in one pass
-over the ``ts`` index range; nothing per sample reaches Python. A sample's verdict follows
-``reviewer.queries`` (the latest judgment per rubric counts; any fail fails, else any pass
-passes, else unscored); the pass rate and its interval come from ``reviewer.stats.pass_rate``.
+:func:`time_series` is one statement (one snapshot): the window's samples grouped by
+bucket (volume, tokens, errors; the covering index ``ix_sample_ts_window``), and, in a
+``UNION ALL``, its judged samples' materialised verdicts (table ``sample_verdict``, see
+``reviewer.store.verdicts``) grouped by (bucket, verdict); nothing per sample reaches
+Python, no judgment is read. A sample's verdict is the one of ``reviewer.queries`` (the
+latest judgment per rubric counts; any fail fails, else any pass passes, else unscored);
+the pass rate and its interval come from ``reviewer.stats.pass_rate``.
 :func:`cost_series` dates the judge's spending by when it judged.
-
-Measured on SQLite, one million samples over 30 days on a busy 2-core machine: about 30 µs
-per sample of the window (a week, ~230k samples: ~7 s, cached by the app). PostgreSQL
-runs the same statements with parallel scans.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -22,9 +20,12 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .browse import JUDGMENT, SAMPLE, VERDICT_CODES, verdict_code
+from .browse import JUDGMENT, SAMPLE
 from .queries import TimeWindow
 from .stats import DEFAULT_MIN_SAMPLES, CategoryCounts, RateEstimate, pass_rate
+from .store import SampleVerdict
+
+SAMPLE_VERDICT: sa.Table = SampleVerdict.__table__  # type: ignore[attr-defined]
 
 __all__ = ["Bucket", "CostPoint", "SeriesPoint", "cost_series", "time_series"]
 
@@ -53,12 +54,12 @@ class SeriesPoint:
     pass_rate: RateEstimate
 
 
-def _bucket_label(dialect: str, bucket: Bucket) -> sa.ColumnElement[str]:
-    """The bucket of ``sample.ts`` as text ``YYYY-MM-DD`` or ``YYYY-MM-DD HH`` (UTC)."""
+def _bucket_label(dialect: str, bucket: Bucket, column: sa.ColumnElement[datetime]) -> sa.ColumnElement[str]:
+    """The bucket of a timestamp column as text ``YYYY-MM-DD`` or ``YYYY-MM-DD HH`` (UTC)."""
     if dialect == "sqlite":  # UTCDateTime stores 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC
-        return sa.func.substr(SAMPLE.c.ts, 1, 13 if bucket == "hour" else 10)
+        return sa.func.substr(column, 1, 13 if bucket == "hour" else 10)
     fmt = "YYYY-MM-DD HH24" if bucket == "hour" else "YYYY-MM-DD"
-    return sa.func.to_char(sa.func.timezone("UTC", SAMPLE.c.ts), fmt)
+    return sa.func.to_char(sa.func.timezone("UTC", column), fmt)
 
 
 def time_series(
@@ -66,26 +67,35 @@ def time_series(
 ) -> list[SeriesPoint]:
     """Volume, verdicts, pass rate and tokens per UTC hour or day of ``window`` (by ``sample.ts``), oldest first.
 
-    Buckets without samples are absent. One aggregate query grouped by (bucket, verdict),
-    so each sample's verdict is looked up once; blocks on the database.
+    Buckets without samples are absent. One statement of two aggregates (module
+    docstring); blocks on the database.
     """
-    s = SAMPLE.c
-    label = _bucket_label(engine.dialect.name, bucket).label("bucket")
-    code = verdict_code().label("code")
-    weight = sa.literal(1.0, sa.Float) / sa.func.nullif(s.sampling_rate, 0)
-    statement = (
+    dialect = engine.dialect.name
+    s, v = SAMPLE.c, SAMPLE_VERDICT.c
+    none = sa.null()
+    volume = (
         sa.select(
-            label, code, sa.func.count().label("samples"),
-            sa.func.sum(s.input_tokens).label("input_tokens"), sa.func.sum(s.output_tokens).label("output_tokens"),
-            sa.func.count(s.error_type).label("errors"), sa.func.sum(weight).label("weight"),
-            sa.func.sum(weight * weight).label("weight_sq"), sa.func.min(s.sampling_rate).label("min_rate"),
-            sa.func.max(s.sampling_rate).label("max_rate"),
-        )
+            _bucket_label(dialect, bucket, s.ts).label("bucket"), sa.literal(None, sa.String).label("verdict"),
+            sa.func.count().label("samples"), sa.func.sum(s.input_tokens).label("input_tokens"),
+            sa.func.sum(s.output_tokens).label("output_tokens"), sa.func.count(s.error_type).label("errors"),
+            none.label("weight"), none.label("weight_sq"), none.label("min_rate"), none.label("max_rate"),
+        )  # fmt: skip
         .where(s.ts >= window.start, s.ts < window.end)
-        .group_by(label, code)
+        .group_by(sa.literal_column("bucket"))
+    )
+    weight = sa.literal(1.0, sa.Float) / sa.func.nullif(v.sampling_rate, 0)
+    label = _bucket_label(dialect, bucket, v.ts)
+    verdicts = (
+        sa.select(
+            label.label("bucket"), v.verdict, sa.func.count().label("samples"), none, none, none,
+            sa.func.sum(weight).label("weight"), sa.func.sum(weight * weight).label("weight_sq"),
+            sa.func.min(v.sampling_rate).label("min_rate"), sa.func.max(v.sampling_rate).label("max_rate"),
+        )  # fmt: skip
+        .where(v.ts >= window.start, v.ts < window.end)
+        .group_by(label, v.verdict)
     )
     with engine.connect() as connection:
-        rows = connection.execute(statement).all()
+        rows: Sequence[sa.Row[Any]] = connection.execute(sa.union_all(volume, verdicts)).all()  # type: ignore[assignment]
     buckets: dict[str, list[sa.Row[Any]]] = {}
     for row in rows:
         buckets.setdefault(row.bucket, []).append(row)
@@ -95,29 +105,29 @@ def time_series(
 
 
 def _point(start: datetime, rows: list[sa.Row[Any]], min_samples: int) -> SeriesPoint:
-    """Fold one bucket's rows (one per verdict code) into a point."""
-    by_code = {row.code: row for row in rows}
-    passed, failed = by_code.get(VERDICT_CODES["pass"]), by_code.get(VERDICT_CODES["fail"])
+    """Fold one bucket's rows (its volume, with ``verdict`` NULL, and one per verdict) into a point."""
+    volume = next(row for row in rows if row.verdict is None)
+    by_verdict = {row.verdict: row for row in rows if row.verdict is not None}
+    passed, failed, unscored = by_verdict.get("pass"), by_verdict.get("fail"), by_verdict.get("unscored")
     scored = [row for row in (passed, failed) if row is not None]
-    samples = sum(int(row.samples) for row in rows)
     counts = CategoryCounts(
         category=start.isoformat(),
-        samples=samples,
-        judged=sum(int(row.samples) for row in rows if row.code is not None),
+        samples=int(volume.samples),
+        judged=sum(int(row.samples) for row in by_verdict.values()),
         passed=int(passed.samples) if passed else 0,
         failed=int(failed.samples) if failed else 0,
-        unscored=int(by_code[VERDICT_CODES["unscored"]].samples) if VERDICT_CODES["unscored"] in by_code else 0,
+        unscored=int(unscored.samples) if unscored else 0,
         weight_passed=float(passed.weight or 0.0) if passed else 0.0,
         weight_failed=float(failed.weight or 0.0) if failed else 0.0,
         weight_sq_scored=sum(float(row.weight_sq or 0.0) for row in scored),
-        min_rate=min((row.min_rate for row in scored), default=None),
-        max_rate=max((row.max_rate for row in scored), default=None),
+        min_rate=min((float(row.min_rate) for row in scored), default=None),
+        max_rate=max((float(row.max_rate) for row in scored), default=None),
     )
     return SeriesPoint(
-        start=start, samples=samples, judged=counts.judged, passed=counts.passed, failed=counts.failed,
-        unscored=counts.unscored, input_tokens=sum(int(row.input_tokens or 0) for row in rows),
-        output_tokens=sum(int(row.output_tokens or 0) for row in rows),
-        errors=sum(int(row.errors or 0) for row in rows), pass_rate=pass_rate(counts, min_samples=min_samples),
+        start=start, samples=counts.samples, judged=counts.judged, passed=counts.passed, failed=counts.failed,
+        unscored=counts.unscored, input_tokens=int(volume.input_tokens or 0),
+        output_tokens=int(volume.output_tokens or 0), errors=int(volume.errors or 0),
+        pass_rate=pass_rate(counts, min_samples=min_samples),
     )
 
 
