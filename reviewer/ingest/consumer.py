@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from .decode import DEFAULT_MAX_RECORD_BYTES, PoisonRecord, decode_row, sqlite_timestamp
 from .writer import BatchWriter
@@ -67,6 +67,19 @@ class IngestStats:
             return 0.0
         elapsed = self.last_batch_done_at - self.first_batch_at
         return (self.consumed - self.first_batch_size) / elapsed if elapsed > 0 else 0.0
+
+
+@dataclass
+class _Batch:
+    """One polled batch, decoded: insert-ready rows (with the message each came from),
+    dead letters, the offsets to commit once stored, and how many rows the database
+    refused (moved to dead letters while storing)."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    sources: list[Any] = field(default_factory=list)
+    dead: list[dict[str, Any]] = field(default_factory=list)
+    next_offsets: dict[Any, int] = field(default_factory=dict)
+    refused: int = 0
 
 
 def _dead_letter_row(message: Any, poison: PoisonRecord, now: datetime) -> dict[str, Any]:
@@ -118,19 +131,17 @@ class Ingester:
         signal.signal(signal.SIGINT, handler)
 
     # -- one batch ------------------------------------------------------------------------
-    def _decode_batch(self, batch: dict[Any, list[Any]]) -> tuple[list[tuple], list[dict], dict[Any, int]]:
+    def _decode_batch(self, batch: dict[Any, list[Any]]) -> _Batch:
         now = datetime.now(timezone.utc)
         text_timestamps = self.writer.text_timestamps
         ingested_at = sqlite_timestamp(now) if text_timestamps else now
-        rows: list[tuple[Any, ...]] = []
-        dead: list[dict[str, Any]] = []
-        next_offsets: dict[Any, int] = {}
+        decoded = _Batch()
+        rows, sources, dead = decoded.rows, decoded.sources, decoded.dead
         limit = self.config.max_record_bytes
-        append = rows.append
         for tp, messages in batch.items():
             for message in messages:
                 try:
-                    append(
+                    rows.append(
                         decode_row(
                             message.value,
                             message.topic,
@@ -141,18 +152,19 @@ class Ingester:
                             text_timestamps,
                         )
                     )
+                    sources.append(message)
                 except PoisonRecord as poison:
                     dead.append(_dead_letter_row(message, poison, now))
             if messages:
-                next_offsets[tp] = messages[-1].offset + 1
-        return rows, dead, next_offsets
+                decoded.next_offsets[tp] = messages[-1].offset + 1
+        return decoded
 
-    def _store(self, rows: list[tuple], dead: list[dict]) -> bool:
+    def _store(self, batch: _Batch) -> bool:
         """Write with retries while the database is down; False if asked to stop meanwhile."""
         backoff = _BACKOFF_START_S
         while True:
             try:
-                self.writer.write_rows(rows, dead)
+                self._write(batch)
                 return True
             except (OperationalError, DBAPIError) as exc:
                 if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(exc, OperationalError):
@@ -162,6 +174,36 @@ class Ingester:
                 if self._stop.wait(backoff):
                     return False
                 backoff = min(_BACKOFF_MAX_S, backoff * 2)
+
+    def _write(self, batch: _Batch) -> None:
+        """One transaction for the batch. If the database refuses a value in some row (a
+        data error, e.g. a NUL character or an integer too large for the column), the rows
+        are written in halves, each its own transaction, until every refused row is alone;
+        those go to ``dead_letter`` as ``bad_type`` and the rest are stored."""
+        try:
+            self.writer.write_rows(batch.rows, batch.dead)
+            return
+        except (DataError, OverflowError):  # OverflowError: sqlite3 binding a >64-bit int
+            if not batch.rows:
+                raise
+        refused: list[dict[str, Any]] = []
+        self._write_halves(batch, 0, len(batch.rows), refused, datetime.now(timezone.utc))
+        self.writer.write_rows([], batch.dead + refused)
+        batch.refused = len(refused)
+
+    def _write_halves(self, batch: _Batch, start: int, stop: int, refused: list[dict[str, Any]], now: datetime) -> None:
+        try:
+            self.writer.write_rows(batch.rows[start:stop], [])
+        except (DataError, OverflowError) as exc:
+            if stop - start > 1:
+                middle = (start + stop) // 2
+                self._write_halves(batch, start, middle, refused, now)
+                self._write_halves(batch, middle, stop, refused, now)
+                return
+            error = exc.orig if isinstance(exc, DataError) and exc.orig is not None else exc
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            poison = PoisonRecord("bad_type", f"the database refused the row: {reason}")
+            refused.append(_dead_letter_row(batch.sources[start], poison, now))
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> int:
@@ -178,15 +220,15 @@ class Ingester:
                     if stats.first_batch_at is None:
                         stats.first_batch_at = now
                         stats.first_batch_size = sum(len(m) for m in batch.values())
-                    rows, dead, offsets = self._decode_batch(batch)
-                    if not self._store(rows, dead):
+                    decoded = self._decode_batch(batch)
+                    if not self._store(decoded):
                         self._echo("stopping with the database still down; the batch will be redelivered")
                         return 1
-                    self._commit(consumer, offsets)
-                    count = len(rows) + len(dead)
+                    self._commit(consumer, decoded.next_offsets)
+                    count = len(decoded.rows) + len(decoded.dead)
                     stats.consumed += count
-                    stats.inserted_or_seen += len(rows)
-                    stats.dead_lettered += len(dead)
+                    stats.inserted_or_seen += len(decoded.rows) - decoded.refused
+                    stats.dead_lettered += len(decoded.dead) + decoded.refused
                     stats.batches += 1
                     window_count += count
                     last_record = now

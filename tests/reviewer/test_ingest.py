@@ -162,6 +162,23 @@ def test_poison_goes_to_dead_letter_and_the_batch_goes_on(broker: EmbeddedBroker
     assert len(sample_ids(db_url)) == 3 and len(dead_letters(db_url)) == 6
 
 
+def test_rows_the_database_refuses_go_to_dead_letter(broker: EmbeddedBroker, db_url: str) -> None:
+    # Valid records whose values a store cannot hold: an integer over 64 bits (neither
+    # store), over 32 bits in an INTEGER column or a NUL character (PostgreSQL only).
+    create_topic(broker.bootstrap_servers, partitions=1)
+    usage = {"output_tokens": 1, "cache_read_input_tokens": None, "cache_write_input_tokens": None}
+    records = [make_record(i) for i in range(6)]
+    records[1] = make_record(1, usage=dict(usage, input_tokens=2**63))
+    records[3] = make_record(3, usage=dict(usage, input_tokens=3_000_000_000))
+    records[4] = make_record(4, app="bot\u0000")
+    produce(broker.bootstrap_servers, [encode(r) for r in records])
+    ingester = run_ingest(db_url, broker.bootstrap_servers)
+    refused = {1, 3, 4} if db_url.startswith("postgresql") else {1}
+    assert sorted(sample_ids(db_url)) == sorted(r["sample_id"] for i, r in enumerate(records) if i not in refused)
+    assert [(reason, offset) for reason, offset, _ in dead_letters(db_url)] == [("bad_type", i) for i in sorted(refused)]
+    assert (ingester.stats.consumed, ingester.stats.dead_lettered) == (6, len(refused))
+
+
 def test_two_consumers_in_one_group_split_the_work(broker: EmbeddedBroker, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     create_topic(broker.bootstrap_servers, partitions=4)
