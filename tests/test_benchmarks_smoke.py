@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
     [
         ("bench_sampler.py", ("1. Added latency per call", "2. Broker down", "3. Worker throughput")),
         ("bench_ingest.py", ("Ingest of 2,000 records", "kafka-python raw consume", "ingest → SQLite")),
-        ("bench_judge.py", ("1. Sync judging of 60 samples", "Memory over the sync run", "2. Batch submission")),
+        ("bench_judge.py", ("1. Sync judging of 60 samples", "RSS MB", "2. Batch submission")),
         # The generated data has drops in two categories and a latency shift: the queries find them.
         ("bench_reviewer.py", ("Reviewer queries on 20,000 samples", "summary (7-day window)", "failing categories",
                                "mix vs quality", "drift (two full windows)", "('login', 'drop')",
