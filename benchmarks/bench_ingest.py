@@ -232,10 +232,10 @@ def main() -> None:
     if args.rounds > 1:
         title += f", median of {args.rounds} rounds"
     table = Table(title=title)
-    for col in (
-        "path", "records/s", "vs raw", "CPU µs/rec: this process", "broker", "PG server",
-        "RSS growth MB", "target", "ok",
-    ):  # fmt: skip
+    columns = ["path", "records/s", "vs raw", "CPU µs/rec: this process", "broker", "PG server", "RSS growth MB"]
+    if args.rounds > 1:
+        columns.append("records/s by round")
+    for col in (*columns, "target", "ok"):
         table.add_column(col)
     targets = {"SQLite": 20_000, "PostgreSQL": 10_000}
     for name in ("raw", "SQLite", "PostgreSQL"):
@@ -245,8 +245,12 @@ def main() -> None:
         rate = _median([r["rate"] for r in runs])
         cpu = [_median([r["cpu_us"][k] for r in runs]) for k in range(3)]
         server = f"{cpu[2]:.0f}" if name == "PostgreSQL" else ""
+        by_round = [" / ".join(f"{r['rate']:,.0f}" for r in runs)] if args.rounds > 1 else []
         if name == "raw":
-            table.add_row("kafka-python raw consume (ceiling)", f"{rate:,.0f}", "100%", f"{cpu[0]:.0f}", f"{cpu[1]:.0f}", "")
+            table.add_row(
+                "kafka-python raw consume (ceiling)", f"{rate:,.0f}", "100%", f"{cpu[0]:.0f}", f"{cpu[1]:.0f}", "", "",
+                *by_round,
+            )
             continue
         share = _median([r[name]["rate"] / r["raw"]["rate"] for r in rounds if name in r and r["raw"]["rate"]])
         complete = all(r["consumed"] == n for r in runs)
@@ -259,6 +263,7 @@ def main() -> None:
             f"{cpu[1]:.0f}",
             server,
             f"{_median([r['rss_growth_mb'] for r in runs]):.0f}",
+            *by_round,
             f"≥ {targets[name]:,}/s, ≥ 50%",
             "[green]yes[/]" if ok else "[red]NO[/]" + ("" if complete else " (records missing)"),
         )
