@@ -261,18 +261,23 @@ def runs_list(db_url: str, page_size: int, page_token: str | None, as_json: bool
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: {run: {...}, cases: [...]}.")
 def runs_show(db_url: str, run_id: int, limit: int | None, as_json: bool) -> None:
     """One run: its totals and per-case results (verdict, output preview, judge latency)."""
-    from .runs import cases, get_run
+    from reviewer.activity import run_cases
+
+    from .runs import get_run
 
     engine = _engine(db_url)
     try:
         run = get_run(engine, run_id)
         if run is None:
             raise ConfigError(f"no judge run {run_id}: see `tastevin runs list`")
-        found = cases(engine, run_id, limit=limit)
+        found = run_cases(engine, run_id, limit=limit)
     finally:
         engine.dispose()
     if as_json:
-        click.echo(json.dumps({"run": _run_json(run), "cases": [c.to_json() for c in found]}, indent=1))
+        cases = [{"sample_id": c.sample_id, "category": c.category, "rubric": c.rubric, "verdict": c.verdict,
+                  "reason": c.unscored_reason, "latency_ms": c.latency_ms, "cost_usd": c.cost_usd,
+                  "output_preview": c.output_preview, "criteria": c.results} for c in found]
+        click.echo(json.dumps({"run": _run_json(run), "cases": cases}, indent=1))
         return
     from rich.console import Console
     from rich.table import Table

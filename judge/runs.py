@@ -15,23 +15,18 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from reviewer._errors import ConfigError
-from reviewer.store import JudgeRun, Judgment, Sample, utc_now
+from reviewer.store import JudgeRun, Judgment, utc_now
 
-from .checks import output_text
 from .claims import release_run
 
 __all__ = [
-    "RunCase",
-    "cases",
     "create_run",
     "finish_run",
     "get_run",
@@ -41,7 +36,6 @@ __all__ = [
 ]
 
 _RUN = JudgeRun.__table__  # type: ignore[attr-defined]
-PREVIEW_CHARS = 200
 
 
 def create_run(
@@ -160,50 +154,3 @@ def list_runs(engine: Engine, *, page_size: int = 20, page_token: str | None = N
         assert runs[-1].id is not None
         return runs, _token(runs[-1].id)
     return runs, None
-
-
-@dataclass(frozen=True)
-class RunCase:
-    """One judgment of a run, as ``tastevin runs show`` prints it."""
-
-    sample_id: str
-    category: str
-    rubric: str
-    verdict: str
-    reason: str | None
-    latency_ms: float | None
-    cost_usd: float | None
-    output_preview: str
-    criteria: list[dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def cases(engine: Engine, run_id: int, *, limit: int | None = None) -> list[RunCase]:
-    """The run's judgments with a 200-character preview of each sample's output."""
-    query = (
-        select(Judgment, Sample.category, Sample.output_messages)
-        .join(Sample, col(Sample.sample_id) == col(Judgment.sample_id))
-        .where(Judgment.run_id == run_id)
-        .order_by(col(Judgment.id))
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    with Session(engine) as session:
-        rows = session.exec(query).all()
-    out = []
-    for judgment, category, output_messages in rows:
-        text, _ = output_text(output_messages)
-        preview = " ".join(text.split())
-        if len(preview) > PREVIEW_CHARS:
-            preview = preview[: PREVIEW_CHARS - 1] + "…"
-        out.append(
-            RunCase(
-                sample_id=judgment.sample_id, category=category, rubric=f"{judgment.rubric_name}@{judgment.rubric_version}",
-                verdict=judgment.verdict, reason=judgment.unscored_reason, latency_ms=judgment.latency_ms,
-                cost_usd=judgment.cost_usd, output_preview=preview,
-                criteria=list(judgment.checks) + list(judgment.criteria),
-            )
-        )
-    return out

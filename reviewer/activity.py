@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .browse import ALERT, JUDGMENT, RUN, SAMPLE, message_text
+from .browse import ALERT, JUDGMENT, RUN, SAMPLE, output_preview
 
 __all__ = ["AlertRow", "RunCaseRow", "RunRow", "list_alerts", "list_runs", "run_cases"]
 
@@ -63,7 +63,10 @@ def list_runs(engine: Engine, *, limit: int = 20, before_id: int | None = None) 
 
 @dataclass(frozen=True, slots=True)
 class RunCaseRow:
-    """One judgment of a run, with the sample's category and a preview of its output."""
+    """One judgment of a run, with the sample's category and a preview of its output.
+
+    ``results`` are the per-criterion results, rule checks first, then LLM criteria.
+    """
 
     judgment_id: int
     sample_id: str
@@ -74,31 +77,34 @@ class RunCaseRow:
     latency_ms: float | None
     cost_usd: float | None
     output_preview: str
+    results: list[dict[str, Any]]
 
 
-def run_cases(engine: Engine, run_id: int, *, verdict: str | None = None, limit: int = 200) -> list[RunCaseRow]:
-    """The judgments of run ``run_id`` in the order they were stored, at most ``limit``, optionally of one verdict."""
+def run_cases(
+    engine: Engine, run_id: int, *, verdict: str | None = None, limit: int | None = 200
+) -> list[RunCaseRow]:
+    """The judgments of run ``run_id`` in the order they were stored, at most ``limit`` (None: all),
+    optionally of one verdict."""
     j, s = JUDGMENT.c, SAMPLE.c
     statement = (
         sa.select(j.id, j.sample_id, s.category, j.rubric_name, j.rubric_version, j.verdict, j.unscored_reason,
-                  j.latency_ms, j.cost_usd, s.output_messages)
+                  j.latency_ms, j.cost_usd, s.output_messages, j.checks, j.criteria)
         .select_from(JUDGMENT.join(SAMPLE, s.sample_id == j.sample_id))
         .where(j.run_id == run_id)
         .order_by(j.id)
-        .limit(limit)
     )
+    if limit is not None:
+        statement = statement.limit(limit)
     if verdict is not None:
         statement = statement.where(j.verdict == verdict)
     with engine.connect() as connection:
         rows = connection.execute(statement).all()
-    out = []
-    for r in rows:
-        preview = " ".join(message_text(r.output_messages).split())
-        if len(preview) > PREVIEW_CHARS:
-            preview = preview[: PREVIEW_CHARS - 1] + "…"
-        out.append(RunCaseRow(r.id, r.sample_id, r.category, f"{r.rubric_name}@{r.rubric_version}", r.verdict,
-                              r.unscored_reason, r.latency_ms, r.cost_usd, preview))
-    return out
+    return [
+        RunCaseRow(r.id, r.sample_id, r.category, f"{r.rubric_name}@{r.rubric_version}", r.verdict,
+                   r.unscored_reason, r.latency_ms, r.cost_usd, output_preview(r.output_messages, PREVIEW_CHARS),
+                   [*(r.checks or ()), *(r.criteria or ())])
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

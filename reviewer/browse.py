@@ -225,9 +225,10 @@ def message_text(messages: Sequence[Any] | None) -> str:
     return "\n".join(texts)
 
 
-def _preview(messages: Sequence[Any] | None) -> str:
+def output_preview(messages: Sequence[Any] | None, chars: int = PREVIEW_CHARS) -> str:
+    """The text of ``messages`` with whitespace folded, cut to ``chars`` characters (ending in "…")."""
     text = " ".join(message_text(messages).split())
-    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 def list_samples(
@@ -251,7 +252,7 @@ def list_samples(
     more = len(rows) > page_size
     page = tuple(
         SampleRow(r.sample_id, r.ts, r.category, r.app, r.request_model, r.verdict, float(r.latency_ms),
-                  r.input_tokens, r.output_tokens, r.error_type, _preview(r.output_messages))
+                  r.input_tokens, r.output_tokens, r.error_type, output_preview(r.output_messages))
         for r in rows[:page_size]
     )
     next_cursor = encode_cursor(page[-1].ts, page[-1].sample_id) if more else None
