@@ -75,11 +75,7 @@ def submit_batch(
     max_requests: int = MAX_BATCH_REQUESTS,
 ) -> JudgeRun | None:
     """Claim, store local judgments and submit one batch; returns the run (None if nothing to do)."""
-    targets = make_targets(rubrics, default_model=options.default_model, judge_configured=client is not None)
-    if options.budget_usd is not None:
-        for target in targets:
-            if target.uses_llm:
-                prices.require(target.judge_model)
+    targets = make_targets(rubrics, options=options, judge_configured=client is not None, prices=prices)
     sync_rubrics(engine, [t.rubric for t in targets])
     run_id = create_run(engine, mode="batch", trigger=options.trigger, rubric_names=[t.rubric.name for t in targets],
                         budget_usd=options.budget_usd, worker_id=options.worker_id)

@@ -86,12 +86,24 @@ class RunResult:
         return self.run.status
 
 
-def make_targets(rubrics: Sequence[Rubric], *, default_model: str, judge_configured: bool) -> list[Target]:
-    """One target per rubric: its judge model, or ``none`` when it makes no LLM call."""
-    return [
-        Target(rubric, (rubric.judge_model or default_model) if rubric.criteria and judge_configured else NO_JUDGE_MODEL)
+def make_targets(
+    rubrics: Sequence[Rubric], *, options: RunOptions, judge_configured: bool, prices: PriceTable
+) -> list[Target]:
+    """One target per rubric: its judge model, or ``none`` when it makes no LLM call.
+
+    Raises ConfigError, before anything is judged, when a budget is set and a judge model
+    has no price.
+    """
+    targets = [
+        Target(rubric, (rubric.judge_model or options.default_model)
+               if rubric.criteria and judge_configured else NO_JUDGE_MODEL)
         for rubric in rubrics
     ]
+    if options.budget_usd is not None:
+        for target in targets:
+            if target.uses_llm:
+                prices.require(target.judge_model)
+    return targets
 
 
 @dataclass
@@ -127,11 +139,7 @@ def run_sync(
     no price; JudgeRejected after marking the run failed when the API refuses the key or
     model; StoreError/SQLAlchemy errors when the database fails.
     """
-    targets = make_targets(rubrics, default_model=options.default_model, judge_configured=client is not None)
-    if options.budget_usd is not None:
-        for target in targets:
-            if target.uses_llm:
-                prices.require(target.judge_model)
+    targets = make_targets(rubrics, options=options, judge_configured=client is not None, prices=prices)
     return asyncio.run(_run(engine, targets, client=client, prices=prices, options=options,
                             stop=stop or threading.Event(), progress=progress))
 
