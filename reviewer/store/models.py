@@ -110,13 +110,13 @@ with warnings.catch_warnings():
 
         sample_id: str = Field(primary_key=True, max_length=32)
         schema: str  # type: ignore[assignment]  # shadows the deprecated BaseModel.schema()
-        trace_id: str = Field(max_length=32, index=True)
+        trace_id: str = Field(max_length=32)
         span_id: str | None = None
-        ts: datetime = Field(sa_type=UTCDateTime, index=True)
-        app: str = Field(index=True)
+        ts: datetime = Field(sa_type=UTCDateTime)  # indexed first in ix_sample_ts_window
+        app: str  # indexed first in ix_sample_app_ts
         env: str
         release: str
-        category: str = Field(default=UNCATEGORIZED, index=True)
+        category: str = Field(default=UNCATEGORIZED)  # indexed first in ix_sample_category_ts
         provider: str
         operation: str
         request_model: str = Field(index=True)
