@@ -6,8 +6,6 @@ import sys
 
 import click
 
-from sampler._settings import KAFKA_SECURITY_ENV
-
 from ..store import DEFAULT_DB_URL
 
 
@@ -64,13 +62,13 @@ def ingest(
     import os
 
     from ..store import ensure_schema, make_engine
-    from .consumer import IngestConfig, Ingester
+    from .consumer import KAFKA_SECURITY_SETTINGS, IngestConfig, Ingester
     from .writer import BatchWriter
 
     servers = tuple(s.strip() for s in bootstrap_servers.split(",") if s.strip())
     if not servers:
         raise click.BadParameter("give at least one host:port", param_hint="--bootstrap-servers")
-    security = {option: os.environ[env] for env, option in KAFKA_SECURITY_ENV.items() if os.environ.get(env)}
+    security = {option: os.environ[env] for env, option in KAFKA_SECURITY_SETTINGS.items() if os.environ.get(env)}
     config = IngestConfig(
         bootstrap_servers=servers,
         topic=topic,
@@ -87,7 +85,7 @@ def ingest(
     ensure_schema(engine)
     ingester = Ingester(config, BatchWriter(engine), echo=_echo)
     ingester.install_signal_handlers()
-    # Everything alive now (SQLAlchemy, kafka-python, models) lives for the whole run:
+    # Everything alive now (SQLAlchemy, confluent-kafka, models) lives for the whole run:
     # keep it out of the collector's full passes, which otherwise rescan it every batch.
     gc.collect()
     gc.freeze()

@@ -5,9 +5,18 @@ Loop: poll a batch → decode and validate every message → one database transa
 → commit the Kafka offsets. Offsets are committed only after the database commit, so a
 ``kill -9`` at any point at most redelivers a batch, which the idempotent insert absorbs.
 
-A database outage pauses consumption (the same batch is retried with backoff, offsets
-stay uncommitted); a broker outage is absorbed by the Kafka client's reconnects. Neither
-kills the process. SIGTERM/SIGINT finish the batch in hand, commit and exit 0.
+Two threads share the work. The main thread polls and decodes; a writer thread stores
+the previous batch meanwhile (SQLite and psycopg release the GIL while the database
+works), and the main thread commits that batch's offsets once its transaction is
+committed. At most one batch is being stored while the next is decoded, so memory is
+bounded by two batches plus the client's fetch queue. Before a rebalance takes
+partitions away, the batch in the writer is finished and its offsets committed.
+
+The Kafka client is confluent-kafka (librdkafka): it fetches on its own C threads, at
+a fifth of kafka-python's CPU per record, which leaves the Python side to decoding and
+writing. A database outage pauses consumption (the same batch is retried with backoff,
+offsets stay uncommitted); a broker outage is absorbed by librdkafka's reconnects.
+Neither kills the process. SIGTERM/SIGINT finish the batch in hand, commit and exit 0.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -31,11 +41,16 @@ logger = logging.getLogger(__name__)
 DEAD_LETTER_RAW_CAP = 64 * 1024
 _BACKOFF_START_S = 0.5
 _BACKOFF_MAX_S = 15.0
+_BROKER_ERROR_EVERY_S = 10.0  # repeat a broker error line at most this often
 
 
 @dataclass(frozen=True, kw_only=True)
 class IngestConfig:
-    """Everything ``tastevin ingest`` needs, resolved from flags, environment and defaults."""
+    """Everything ``tastevin ingest`` needs, resolved from flags, environment and defaults.
+
+    ``kafka`` holds extra librdkafka consumer settings (dotted names, e.g.
+    ``security.protocol``); they override the ones :func:`make_consumer` sets.
+    """
 
     bootstrap_servers: tuple[str, ...]
     topic: str = "tastevin.samples"
@@ -78,17 +93,17 @@ class _Batch:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     sources: list[Any] = field(default_factory=list)
     dead: list[dict[str, Any]] = field(default_factory=list)
-    next_offsets: dict[Any, int] = field(default_factory=dict)
+    next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     refused: int = 0
 
 
 def _dead_letter_row(message: Any, poison: PoisonRecord, now: datetime) -> dict[str, Any]:
-    raw = message.value or b""
+    raw = message.value() or b""
     return {
-        "topic": message.topic,
-        "partition": message.partition,
-        "offset": message.offset,
-        "key": message.key,
+        "topic": message.topic(),
+        "partition": message.partition(),
+        "offset": message.offset(),
+        "key": message.key(),
         "raw": raw[:DEAD_LETTER_RAW_CAP],
         "raw_size": len(raw),
         "reason": poison.reason,
@@ -100,8 +115,8 @@ def _dead_letter_row(message: Any, poison: PoisonRecord, now: datetime) -> dict[
 class Ingester:
     """Runs the consume → store → commit loop until stopped, idle or killed.
 
-    ``consumer_factory`` builds the kafka-python ``KafkaConsumer`` (tests pass their own
-    settings through ``IngestConfig`` instead; the factory exists for the benchmarks).
+    ``consumer_factory`` builds the confluent-kafka ``Consumer``, subscribed with the
+    rebalance callbacks it is given (the default is :func:`make_consumer`).
     ``request_stop`` may be called from any thread or a signal handler.
     """
 
@@ -110,7 +125,7 @@ class Ingester:
         config: IngestConfig,
         writer: BatchWriter,
         *,
-        consumer_factory: Callable[[IngestConfig], Any] | None = None,
+        consumer_factory: Callable[..., Any] | None = None,
         echo: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
@@ -119,6 +134,9 @@ class Ingester:
         self._echo = echo or (lambda line: logger.info("%s", line))
         self._stop = threading.Event()
         self.stats = IngestStats()
+        self._consumer: Any = None
+        self._in_flight: tuple[_Batch, Future[bool]] | None = None
+        self._broker_error_at = 0.0
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -131,32 +149,23 @@ class Ingester:
         signal.signal(signal.SIGINT, handler)
 
     # -- one batch ------------------------------------------------------------------------
-    def _decode_batch(self, batch: dict[Any, list[Any]]) -> _Batch:
+    def _decode_batch(self, messages: list[Any]) -> _Batch:
         now = datetime.now(timezone.utc)
         text_timestamps = self.writer.text_timestamps
         ingested_at = sqlite_timestamp(now) if text_timestamps else now
         decoded = _Batch()
-        rows, sources, dead = decoded.rows, decoded.sources, decoded.dead
+        rows, sources, dead, next_offsets = decoded.rows, decoded.sources, decoded.dead, decoded.next_offsets
         limit = self.config.max_record_bytes
-        for tp, messages in batch.items():
-            for message in messages:
-                try:
-                    rows.append(
-                        decode_row(
-                            message.value,
-                            message.topic,
-                            message.partition,
-                            message.offset,
-                            ingested_at,
-                            limit,
-                            text_timestamps,
-                        )
-                    )
-                    sources.append(message)
-                except PoisonRecord as poison:
-                    dead.append(_dead_letter_row(message, poison, now))
-            if messages:
-                decoded.next_offsets[tp] = messages[-1].offset + 1
+        for message in messages:
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            try:
+                rows.append(
+                    decode_row(message.value(), topic, partition, offset, ingested_at, limit, text_timestamps)
+                )
+                sources.append(message)
+            except PoisonRecord as poison:
+                dead.append(_dead_letter_row(message, poison, now))
+            next_offsets[(topic, partition)] = offset + 1
         return decoded
 
     def _store(self, batch: _Batch) -> bool:
@@ -205,34 +214,80 @@ class Ingester:
             poison = PoisonRecord("bad_type", f"the database refused the row: {reason}")
             refused.append(_dead_letter_row(batch.sources[start], poison, now))
 
+    def _finish_in_flight(self) -> bool:
+        """Wait for the batch in the writer, then commit its offsets. False if the
+        database was still down when a stop was asked (the batch is not committed and
+        will be redelivered). Exceptions of the write are raised here."""
+        if self._in_flight is None:
+            return True
+        batch, future = self._in_flight
+        self._in_flight = None
+        if not future.result():
+            return False
+        self._commit(batch.next_offsets)
+        stats = self.stats
+        count = len(batch.rows) + len(batch.dead)
+        stats.consumed += count
+        stats.inserted_or_seen += len(batch.rows) - batch.refused
+        stats.dead_lettered += len(batch.dead) + batch.refused
+        stats.batches += 1
+        stats.last_batch_done_at = time.monotonic()
+        return True
+
+    # -- rebalance callbacks (run on the main thread, inside consume) ---------------------
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        # Store and commit what is in hand before the partitions go to another member;
+        # otherwise it would be stored twice (harmless, but wasted) or, worse, its
+        # commit would fail and the other member redeliver it.
+        if self._in_flight is not None:
+            self._revoke_ok = self._finish_in_flight() and self._revoke_ok
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        # The partitions may already belong to another member: a commit would fail. The
+        # batch in hand is still stored (idempotently) and its offsets left uncommitted.
+        if self._in_flight is not None:
+            batch, future = self._in_flight
+            self._in_flight = None
+            self._revoke_ok = future.result() and self._revoke_ok
+            self._echo("partitions lost to a rebalance; their last batch will be redelivered and skipped")
+
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> int:
         """Consume until stopped (exit code 0), idle for ``until_idle_s`` (0), or a fatal error."""
-        consumer = self._consumer_factory(self.config)
+        self._revoke_ok = True
+        consumer = self._consumer = self._consumer_factory(
+            self.config, on_revoke=self._on_revoke, on_lost=self._on_lost, on_error=self._on_broker_error
+        )
         stats = self.stats
         last_progress = last_record = time.monotonic()
         window_start, window_count = last_progress, 0
+        code = 0
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tastevin-ingest-writer")
         try:
             while not self._stop.is_set():
-                batch = consumer.poll(timeout_ms=500, max_records=self.config.batch_size)
+                messages = consumer.consume(num_messages=self.config.batch_size, timeout=0.5)
+                if not self._revoke_ok:
+                    code = self._stopped_with_database_down()
+                    break
                 now = time.monotonic()
-                if batch:
+                if messages:
+                    messages = self._drop_errors(messages)
+                if messages:
                     if stats.first_batch_at is None:
                         stats.first_batch_at = now
-                        stats.first_batch_size = sum(len(m) for m in batch.values())
-                    decoded = self._decode_batch(batch)
-                    if not self._store(decoded):
-                        self._echo("stopping with the database still down; the batch will be redelivered")
-                        return 1
-                    self._commit(consumer, decoded.next_offsets)
-                    count = len(decoded.rows) + len(decoded.dead)
-                    stats.consumed += count
-                    stats.inserted_or_seen += len(decoded.rows) - decoded.refused
-                    stats.dead_lettered += len(decoded.dead) + decoded.refused
-                    stats.batches += 1
-                    window_count += count
+                        stats.first_batch_size = len(messages)
+                    decoded = self._decode_batch(messages)
+                    # The previous batch was being stored while this one was polled and decoded.
+                    if not self._finish_in_flight():
+                        code = self._stopped_with_database_down()
+                        break
+                    self._in_flight = (decoded, executor.submit(self._store, decoded))
+                    window_count += len(messages)
                     last_record = now
-                    stats.last_batch_done_at = time.monotonic()
+                elif self._in_flight is not None:
+                    if not self._finish_in_flight():
+                        code = self._stopped_with_database_down()
+                        break
                 elif self.config.until_idle_s is not None and now - last_record >= self.config.until_idle_s:
                     self._echo(f"idle for {self.config.until_idle_s:g}s; exiting")
                     break
@@ -244,65 +299,144 @@ class Ingester:
                     )
                     last_progress = window_start = now
                     window_count = 0
+            if code == 0 and not self._finish_in_flight():
+                code = self._stopped_with_database_down()
         finally:
+            if self._in_flight is not None:  # an exception left a write running: end it soon
+                self._stop.set()  # (a write retrying against a dead database gives up)
+                self._in_flight = None
+            executor.shutdown(wait=True)
             try:
-                consumer.close(autocommit=False)
+                consumer.close()
             except Exception as exc:  # noqa: BLE001 - closing a consumer to a dead broker
                 logger.debug("consumer close failed: %s", exc)
+            self._consumer = None
         self._echo(
             f"ingest stopped: {stats.consumed:,} consumed, {stats.dead_lettered:,} dead-lettered "
             f"in {time.monotonic() - stats.started:.1f}s"
         )
-        return 0
+        return code
 
-    def _commit(self, consumer: Any, offsets: dict[Any, int]) -> None:
-        from kafka.errors import CommitFailedError, KafkaError
-        from kafka.structs import OffsetAndMetadata
+    def _stopped_with_database_down(self) -> int:
+        self._echo("stopping with the database still down; the batch will be redelivered")
+        return 1
+
+    def _drop_errors(self, messages: list[Any]) -> list[Any]:
+        """Messages carrying a client event instead of a record: fatal ones raise, the
+        others (a partition's end, a broker gone for a moment) are reported and skipped."""
+        if all(message.error() is None for message in messages):
+            return messages
+        from confluent_kafka import KafkaError, KafkaException
+
+        kept = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                kept.append(message)
+            elif error.fatal():
+                raise KafkaException(error)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                self._on_broker_error(error)
+        return kept
+
+    def _on_broker_error(self, error: Any) -> None:
+        """librdkafka's error callback (runs on the main thread, inside consume): the
+        client reconnects by itself, so this only reports, at most every 10 s."""
+        now = time.monotonic()
+        if now - self._broker_error_at >= _BROKER_ERROR_EVERY_S:
+            self._broker_error_at = now
+            self._echo(f"kafka: {error.str() if hasattr(error, 'str') else error}; the client keeps retrying")
+
+    def _commit(self, offsets: dict[tuple[str, int], int]) -> None:
+        from confluent_kafka import KafkaException, TopicPartition
 
         try:
-            consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
-        except (CommitFailedError, KafkaError) as exc:
+            self._consumer.commit(
+                offsets=[TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()],
+                asynchronous=False,
+            )
+        except KafkaException as exc:
             # The rows are stored; a rebalance or broker blip means the batch is redelivered
             # and skipped as duplicates. Nothing is lost.
-            self._echo(f"offset commit failed ({type(exc).__name__}); the batch will be redelivered and skipped")
+            self._echo(f"offset commit failed ({exc.args[0].name() if exc.args else exc}); "
+                       "the batch will be redelivered and skipped")
 
     @staticmethod
     def _lag(consumer: Any) -> str:
         try:
+            assigned = consumer.assignment()
+            if not assigned:
+                return "unknown"
             total = 0
-            for tp in consumer.assignment():
-                high = consumer.highwater(tp)
-                position = consumer.position(tp, timeout_ms=100) if high is not None else None
-                if high is None or position is None:
+            for tp in consumer.position(assigned):
+                _, high = consumer.get_watermark_offsets(tp, cached=True)
+                if high < 0 or tp.offset < 0:
                     return "unknown"
-                total += max(0, high - position)
+                total += max(0, high - tp.offset)
             return f"{total:,}"
         except Exception:  # noqa: BLE001 - lag is informational only
             return "unknown"
 
 
-#: kafka-python settings of the ingest consumer that ``IngestConfig.kafka`` may override;
-#: the benchmark's raw-consume baseline uses the same ones.
+#: ``tastevin ingest``'s security settings: environment variable (the sampler's, see
+#: ``sampler._settings.KAFKA_SECURITY_ENV``) → librdkafka setting.
+KAFKA_SECURITY_SETTINGS: dict[str, str] = {
+    "TASTEVIN_KAFKA_SECURITY_PROTOCOL": "security.protocol",
+    "TASTEVIN_KAFKA_SASL_MECHANISM": "sasl.mechanism",
+    "TASTEVIN_KAFKA_SASL_USERNAME": "sasl.username",
+    "TASTEVIN_KAFKA_SASL_PASSWORD": "sasl.password",
+    "TASTEVIN_KAFKA_SSL_CAFILE": "ssl.ca.location",
+    "TASTEVIN_KAFKA_SSL_CERTFILE": "ssl.certificate.location",
+    "TASTEVIN_KAFKA_SSL_KEYFILE": "ssl.key.location",
+}
+
+#: librdkafka fetch settings of the ingest consumer (``IngestConfig.kafka`` may
+#: override them); the benchmark's raw-consume baselines use the same ones. Up to 32 MB
+#: of records are fetched ahead of the loop.
 CONSUMER_FETCH_SETTINGS: dict[str, Any] = {
-    "fetch_max_bytes": 64 * 1024 * 1024,
-    "max_partition_fetch_bytes": 16 * 1024 * 1024,
+    "fetch.max.bytes": 64 * 1024 * 1024,
+    "max.partition.fetch.bytes": 16 * 1024 * 1024,
+    "queued.max.messages.kbytes": 32 * 1024,
 }
 
 
-def make_consumer(config: IngestConfig) -> Any:
-    from kafka import KafkaConsumer
-
-    options: dict[str, Any] = {
-        "bootstrap_servers": list(config.bootstrap_servers),
-        "group_id": config.group_id,
-        "enable_auto_commit": False,
-        "auto_offset_reset": "earliest",
-        "max_poll_records": config.batch_size,
-        "session_timeout_ms": config.session_timeout_ms,
-        "heartbeat_interval_ms": config.heartbeat_interval_ms,
-        "api_version": (2, 8),
-        "client_id": "tastevin-ingest",
+def consumer_settings(config: IngestConfig) -> dict[str, Any]:
+    """The librdkafka settings of the ingest consumer (without callbacks)."""
+    return {
+        "bootstrap.servers": ",".join(config.bootstrap_servers),
+        "group.id": config.group_id,
+        "client.id": "tastevin-ingest",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": config.session_timeout_ms,
+        "heartbeat.interval.ms": config.heartbeat_interval_ms,
+        "enable.partition.eof": False,
         **CONSUMER_FETCH_SETTINGS,
+        **config.kafka,
     }
-    options.update(config.kafka)
-    return KafkaConsumer(config.topic, **options)
+
+
+def make_consumer(
+    config: IngestConfig,
+    *,
+    on_revoke: Callable[[Any, list[Any]], None] | None = None,
+    on_lost: Callable[[Any, list[Any]], None] | None = None,
+    on_error: Callable[[Any], None] | None = None,
+) -> Any:
+    """A confluent-kafka consumer in ``config.group_id``, subscribed to ``config.topic``."""
+    from confluent_kafka import Consumer
+
+    settings = consumer_settings(config)
+    # librdkafka logs through Python logging (delivered while consume runs), not stderr.
+    settings["logger"] = logging.getLogger("reviewer.ingest.kafka")
+    if on_error is not None:
+        settings["error_cb"] = on_error
+    consumer = Consumer(settings)
+    callbacks: dict[str, Any] = {}
+    if on_revoke is not None:
+        callbacks["on_revoke"] = on_revoke
+    if on_lost is not None:
+        callbacks["on_lost"] = on_lost
+    consumer.subscribe([config.topic], **callbacks)
+    return consumer
