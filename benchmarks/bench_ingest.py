@@ -7,14 +7,15 @@
 The topic is filled once (4 partitions, keyed by trace_id as the sampler does). Each
 round then measures, on the same topic: kafka-python's raw consume rate (the baseline
 the issue names as the ceiling), confluent-kafka's raw consume rate (the client
-``tastevin ingest`` uses, so the real ceiling of this code), and ``Ingester`` (decode +
+``tastevin ingest`` uses, so the real ceiling of this code), and ingest (decode +
 validate + one transaction per batch + offset commit) into a fresh SQLite file and a
-fresh database of a throwaway PostgreSQL cluster. Both raw consumers use the ingester's
-fetch sizes. Targets (issue 3): ≥ 20k records/s into SQLite, ≥ 10k/s into PostgreSQL,
+fresh database of a throwaway PostgreSQL cluster, with 1 and with 2 worker processes
+(``--workers``; each process is an ``Ingester``, as ``tastevin ingest --workers N``
+starts them). Both raw consumers use the ingester's fetch sizes. Targets (issue 3): ≥ 20k records/s into SQLite, ≥ 10k/s into PostgreSQL,
 and ≥ 50% of kafka-python's raw consume rate of the same round.
 
 Rates are steady-state (first batch to last commit). Besides them the table shows CPU
-time per record — of this process (all threads, librdkafka's included), of the broker
+time per record — of the consumer process(es) (all threads, librdkafka's included), of the broker
 and of the PostgreSQL server — which, unlike rates, does not depend on what else the
 machine is running; and memory as the process RSS growth over the ingest. With several
 rounds every figure is the median over the rounds, and "vs raw" the median of the
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -177,23 +179,15 @@ def raw_confluent(bootstrap: str, n: int, batch_size: int, meter: CpuMeter, grou
         consumer.close()
 
 
-def ingest(bootstrap: str, url: str, group: str, batch_size: int, meter: CpuMeter) -> dict[str, Any]:
+def _ingest_worker(config: IngestConfig, url: str, results: Any) -> None:
+    """One ingest process, as each of ``tastevin ingest --workers N`` runs: an
+    ``Ingester`` on its own connection; reports its stats, CPU and memory growth."""
     engine = make_engine(url)
-    ensure_schema(engine, auto_upgrade=True)
-    config = IngestConfig(
-        bootstrap_servers=(bootstrap,),
-        group_id=group,
-        batch_size=batch_size,
-        until_idle_s=3.0,
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=500,
-        progress_every_s=5.0,
-    )
-    ingester = Ingester(config, BatchWriter(engine), echo=lambda line: console.print(f"  {line}"))
-    # As `tastevin ingest` does before its loop: keep what lives for the whole run out
-    # of the collector's full passes.
+    writer = BatchWriter(engine)
+    ingester = Ingester(config, writer, echo=lambda line: console.print(f"  {line}"))
     gc.collect()
-    gc.freeze()
+    gc.freeze()  # as run_ingester does
+    me = psutil.Process()
     rss_before = rss_mb()
     peak = [rss_before]
     done = threading.Event()
@@ -204,19 +198,61 @@ def ingest(bootstrap: str, url: str, group: str, batch_size: int, meter: CpuMete
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    cpu_before = meter.read()
+    cpu_before = cpu_s(me)
     ingester.run()
-    cpu_after = meter.read()  # before dispose: the PostgreSQL backend is still alive
+    cpu = cpu_s(me) - cpu_before
     done.set()
     watcher.join()
+    writer.close()
     engine.dispose()
-    gc.unfreeze()
-    consumed = ingester.stats.consumed
+    stats = ingester.stats
+    results.put({
+        "consumed": stats.consumed,
+        "first_at": stats.first_batch_at,  # CLOCK_MONOTONIC: one clock for all processes
+        "first_size": stats.first_batch_size,
+        "last_at": stats.last_batch_done_at,
+        "cpu": cpu,
+        "rss_growth_mb": peak[0] - rss_before,
+    })
+
+
+def ingest(bootstrap: str, url: str, group: str, batch_size: int, workers: int, meter: CpuMeter) -> dict[str, Any]:
+    """``workers`` ingest processes in one group until the topic is drained. The rate is
+    steady-state: from the first batch any worker got to the last commit of any."""
+    engine = make_engine(url)
+    ensure_schema(engine, auto_upgrade=True)
+    engine.dispose()
+    config = IngestConfig(
+        bootstrap_servers=(bootstrap,),
+        group_id=group,
+        batch_size=batch_size,
+        until_idle_s=5.0,  # counts from the start; tansu answers a new group's join after half the session
+        session_timeout_ms=3000,
+        heartbeat_interval_ms=500,
+        progress_every_s=5.0,
+    )
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    processes = [context.Process(target=_ingest_worker, args=(config, url, results)) for _ in range(workers)]
+    cpu_before = meter.read()
+    for process in processes:
+        process.start()
+    reports = [results.get(timeout=600) for _ in processes]
+    cpu_after = meter.read()  # the PostgreSQL backends have just closed; their CPU is counted
+    for process in processes:
+        process.join()
+    consumed = sum(r["consumed"] for r in reports)
+    started = [r for r in reports if r["first_at"] is not None]
+    elapsed = max(r["last_at"] for r in started) - min(r["first_at"] for r in started) if started else 0.0
+    # Records before the first batch's arrival are not timed: only the first-arriving one's.
+    first = min(started, key=lambda r: r["first_at"])["first_size"] if started else 0
+    server = [(a - b) / max(consumed, 1) * 1e6 for a, b in zip(cpu_after, cpu_before)]
     return {
         "consumed": consumed,
-        "rate": ingester.stats.steady_rate(),
-        "cpu_us": [(a - b) / max(consumed, 1) * 1e6 for a, b in zip(cpu_after, cpu_before)],
-        "rss_growth_mb": peak[0] - rss_before,
+        "rate": (consumed - first) / elapsed if elapsed > 0 else 0.0,
+        "cpu_us": [sum(r["cpu"] for r in reports) / max(consumed, 1) * 1e6, server[1], server[2]],
+        "rss_growth_mb": max(r["rss_growth_mb"] for r in reports),
+        "workers": len(started),
     }
 
 
@@ -229,7 +265,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2,000 records: a smoke run, not a measurement")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=1, help="measure each path this many times; report medians")
+    parser.add_argument("--workers", default="1,2", help="worker process counts to measure, comma-separated")
     args = parser.parse_args()
+    worker_counts = [int(w) for w in args.workers.split(",")]
     n = 2_000 if args.quick else args.records
     batch_size = 200 if args.quick else 2_000  # the quick run still needs several batches to time
     rounds: list[dict[str, dict[str, Any]]] = []
@@ -248,17 +286,16 @@ def main() -> None:
                 results["raw"] = raw_kafka_python(broker.bootstrap_servers, n, batch_size, meter)
                 console.print(f"raw confluent-kafka consume{label}")
                 results["confluent"] = raw_confluent(broker.bootstrap_servers, n, batch_size, meter, f"bench-raw-{i}")
-                console.print(f"ingest → SQLite{label}")
-                results["SQLite"] = ingest(
-                    broker.bootstrap_servers, f"sqlite:///{tmp}/bench{i}.db", f"bench-sqlite-{i}", batch_size, meter
-                )
+                stores = [("SQLite", lambda: f"sqlite:///{tmp}/bench{i}-{workers}.db")]
                 if cluster is not None:
-                    console.print(f"ingest → PostgreSQL{label}")
-                    database = cluster.create_database(f"bench{i}")
-                    results["PostgreSQL"] = ingest(
-                        broker.bootstrap_servers, cluster.url(database), f"bench-pg-{i}", batch_size, meter
-                    )
-                    cluster.drop_database(database)
+                    stores.append(("PostgreSQL", lambda: cluster.url(cluster.create_database(f"bench{i}_{workers}"))))
+                for store, make_url in stores:
+                    for workers in worker_counts:
+                        name = f"{store} ×{workers}"
+                        console.print(f"ingest → {store}, {workers} worker process(es){label}")
+                        url = make_url()
+                        results[name] = ingest(broker.bootstrap_servers, url, f"bench-{i}-{workers}-{store}",
+                                               batch_size, workers, meter)
                 rounds.append(results)
         finally:
             if cluster is not None:
@@ -268,7 +305,7 @@ def main() -> None:
     if args.rounds > 1:
         title += f", median of {args.rounds} rounds"
     table = Table(title=title)
-    columns = ["path", "records/s", "vs kafka-python raw", "vs confluent raw", "CPU µs/rec: this process", "broker",
+    columns = ["path", "records/s", "vs kafka-python raw", "vs confluent raw", "CPU µs/rec: consumer(s)", "broker",
                "PG server", "RSS growth MB"]
     if args.rounds > 1:
         columns.append("records/s by round")
@@ -280,30 +317,31 @@ def main() -> None:
     def share(name: str, base: str) -> float:
         return _median([r[name]["rate"] / r[base]["rate"] for r in rounds if name in r and r[base]["rate"]])
 
-    for name in ("raw", "confluent", "SQLite", "PostgreSQL"):
+    names = ["raw", "confluent"] + [f"{store} ×{w}" for store in targets for w in worker_counts]
+    for name in names:
         runs = [r[name] for r in rounds if name in r]
         if not runs:
             continue
         rate = _median([r["rate"] for r in runs])
         cpu = [_median([r["cpu_us"][k] for r in runs]) for k in range(3)]
-        server = f"{cpu[2]:.0f}" if name == "PostgreSQL" else ""
         by_round = [" / ".join(f"{r['rate']:,.0f}" for r in runs)] if args.rounds > 1 else []
         vs = [f"{share(name, 'raw'):.0%}", f"{share(name, 'confluent'):.0%}"]
         if name in labels:
             table.add_row(labels[name], f"{rate:,.0f}", *vs, f"{cpu[0]:.0f}", f"{cpu[1]:.0f}", "", "", *by_round)
             continue
+        store, workers = name.split(" ×")
         complete = all(r["consumed"] == n for r in runs)
-        ok = rate >= targets[name] and share(name, "raw") >= 0.5 and complete
+        ok = rate >= targets[store] and share(name, "raw") >= 0.5 and complete
         table.add_row(
-            f"tastevin ingest → {name}",
+            f"tastevin ingest --workers {workers} → {store}",
             f"{rate:,.0f}",
             *vs,
             f"{cpu[0]:.0f}",
             f"{cpu[1]:.0f}",
-            server,
+            f"{cpu[2]:.0f}" if store == "PostgreSQL" else "",
             f"{_median([r['rss_growth_mb'] for r in runs]):.0f}",
             *by_round,
-            f"≥ {targets[name]:,}/s, ≥ 50% of kafka-python raw",
+            f"≥ {targets[store]:,}/s, ≥ 50% of kafka-python raw",
             "[green]yes[/]" if ok else "[red]NO[/]" + ("" if complete else " (records missing)"),
         )
     console.print(table)

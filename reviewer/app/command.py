@@ -21,6 +21,7 @@ from types import FrameType
 import click
 
 from .._errors import ConfigError
+from .._process import die_with_parent
 from ..store import DB_URL_ENV, DEFAULT_DB_URL
 from .auth import PASSWORD_ENV, AuthMode, default_secrets_files, resolve_auth
 from .settings import AUTH_ENV, BIND_ENV
@@ -43,15 +44,6 @@ def streamlit_command(*, host: str, port: int, headless: bool) -> list[str]:
         "--global.developmentMode", "false",
         "--client.toolbarMode", "minimal",
     ]
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: on Linux, get SIGTERM when this process dies, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _url(host: str, port: int) -> str:
@@ -120,7 +112,7 @@ def review(ctx: click.Context, db_url: str, host: str, port: int, password: str 
     sys.stdout.flush()
     # A session of its own: a terminal's Ctrl-C reaches us only, and we forward it once.
     child = subprocess.Popen(streamlit_command(host=host, port=port, headless=headless), env=env,
-                             start_new_session=True, preexec_fn=_die_with_parent)
+                             start_new_session=True, preexec_fn=die_with_parent)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         if child.poll() is None:

@@ -10,7 +10,8 @@ from ..store import DEFAULT_DB_URL
 
 
 
-def _echo(line: str) -> None:
+def echo_line(line: str) -> None:
+    """Progress and status lines go to stderr, flushed at once (several processes share it)."""
     click.echo(line, err=True)
     sys.stderr.flush()
 
@@ -36,6 +37,10 @@ def _echo(line: str) -> None:
 @click.option("--session-timeout-ms", default=10_000, show_default=True, show_envvar=True,
               envvar="TASTEVIN_INGEST_SESSION_TIMEOUT_MS", type=click.IntRange(1000),
               help="Consumer group session timeout; the heartbeat is a third of it.")
+@click.option("--workers", default=1, show_default=True, show_envvar=True, envvar="TASTEVIN_INGEST_WORKERS",
+              type=click.IntRange(1, 64),
+              help="Consumer processes in the group, started and supervised by this one. Up to one per "
+                   "core (decoding is Python) and no more than the topic's partitions.")
 @click.option("--progress-every", "progress_every_s", default=10.0, show_default=True, show_envvar=True,
               envvar="TASTEVIN_INGEST_PROGRESS_EVERY", type=click.FloatRange(0.1), metavar="SECONDS",
               help="Print a progress line (records/s, lag, dead-lettered) this often.")
@@ -48,22 +53,23 @@ def ingest(
     until_idle_s: float | None,
     max_record_bytes: int,
     session_timeout_ms: int,
+    workers: int,
     progress_every_s: float,
 ) -> None:
     """Consume sampled calls from Kafka into the store.
 
     Offsets are committed only after the database commit: a crash loses nothing and a
     redelivery duplicates nothing. Malformed records go to the dead_letter table with
-    a reason. Run several processes with the same --group-id to split the partitions.
+    a reason. --workers N runs N consumer processes; more processes (anywhere) with the
+same --group-id split the partitions too.
     SASL/SSL: TASTEVIN_KAFKA_SECURITY_PROTOCOL, _SASL_MECHANISM, _SASL_USERNAME,
     _SASL_PASSWORD, _SSL_CAFILE, _SSL_CERTFILE, _SSL_KEYFILE.
     """
-    import gc
     import os
 
     from ..store import ensure_schema, make_engine
-    from .consumer import KAFKA_SECURITY_SETTINGS, IngestConfig, Ingester
-    from .writer import BatchWriter
+    from .consumer import KAFKA_SECURITY_SETTINGS, IngestConfig
+    from .workers import run_ingester, run_workers
 
     servers = tuple(s.strip() for s in bootstrap_servers.split(",") if s.strip())
     if not servers:
@@ -82,14 +88,9 @@ def ingest(
         kafka=security,
     )
     engine = make_engine(db_url)
-    ensure_schema(engine)
-    ingester = Ingester(config, BatchWriter(engine), echo=_echo)
-    ingester.install_signal_handlers()
-    # Everything alive now (SQLAlchemy, confluent-kafka, models) lives for the whole run:
-    # keep it out of the collector's full passes, which otherwise rescan it every batch.
-    gc.collect()
-    gc.freeze()
-    _echo(f"ingest: {','.join(servers)} topic {topic} group {group_id} → {engine.url.render_as_string(hide_password=True)}")
-    code = ingester.run()
+    ensure_schema(engine)  # here, before any worker starts, rather than racing in each
+    shown = engine.url.render_as_string(hide_password=True)
     engine.dispose()
-    sys.exit(code)
+    echo_line(f"ingest: {','.join(servers)} topic {topic} group {group_id} → {shown}"
+              + (f", {workers} workers" if workers > 1 else ""))
+    sys.exit(run_ingester(config, db_url, echo_line) if workers == 1 else run_workers(config, db_url, workers, echo_line))

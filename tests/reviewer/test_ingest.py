@@ -321,3 +321,67 @@ def test_broker_restarted_mid_ingest(broker_factory: Any, tmp_path: Path) -> Non
     thread.join(30)
     engine.dispose()
     assert set(sample_ids(url)) == {r["sample_id"] for r in first + second}
+
+
+def _worker_pids(parent: subprocess.Popen[str], count: int, timeout: float = 60) -> list[int]:
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # The spawn start method adds a resource tracker child besides the workers.
+        children = [c for c in psutil.Process(parent.pid).children() if "resource_tracker" not in " ".join(c.cmdline())]
+        if len(children) >= count:
+            return [c.pid for c in children]
+        time.sleep(0.2)
+    raise AssertionError(f"{count} workers did not start")
+
+
+def test_workers_split_the_partitions_and_stop_on_sigterm(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    create_topic(broker.bootstrap_servers, partitions=4)
+    records = [make_record(i) for i in range(3000)]
+    produce(broker.bootstrap_servers, [encode(r) for r in records])
+    process = _ingest_process(url, broker.bootstrap_servers, "--workers", "2")
+    _worker_pids(process, 2)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and _count_or_zero(url) < len(records):
+        time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr[-3000:]
+    assert ", 2 workers" in stderr
+    stopped = [line for line in stderr.splitlines() if "ingest stopped:" in line]
+    assert len(stopped) == 2 and {line.split("]")[0] for line in stopped} == {"[worker 1/2", "[worker 2/2"}, stderr
+    # Each worker took a share of the partitions, and everything is stored once.
+    assert all(" 0 consumed" not in line for line in stopped), stopped
+    stored = sample_ids(url)
+    assert len(stored) == len(set(stored)) == len(records)
+    # The lock file that takes turns between the workers' transactions.
+    assert (tmp_path / "store.db-ingest-lock").exists()
+
+
+def test_a_worker_killed_stops_the_others_and_fails_the_parent(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    import psutil
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    create_topic(broker.bootstrap_servers, partitions=2)
+    process = _ingest_process(url, broker.bootstrap_servers, "--workers", "2")
+    first, second = _worker_pids(process, 2)
+    time.sleep(2)  # both in their loops
+    psutil.Process(first).kill()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr[-3000:]
+    assert "stopped with signal 9; stopping the other workers" in stderr
+    assert not psutil.pid_exists(second) or psutil.Process(second).status() == psutil.STATUS_ZOMBIE
+
+
+def test_workers_do_not_outlive_a_killed_parent(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    import psutil
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    process = _ingest_process(url, broker.bootstrap_servers, "--workers", "2")
+    workers = [psutil.Process(pid) for pid in _worker_pids(process, 2)]
+    process.kill()
+    process.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive, alive
