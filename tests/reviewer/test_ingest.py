@@ -385,3 +385,21 @@ def test_workers_do_not_outlive_a_killed_parent(broker: EmbeddedBroker, tmp_path
     process.wait()
     gone, alive = psutil.wait_procs(workers, timeout=30)
     assert not alive, alive
+
+
+def test_the_sampler_security_variables_map_to_librdkafka_settings() -> None:
+    from confluent_kafka import Consumer
+
+    from reviewer.ingest.consumer import KAFKA_SECURITY_SETTINGS, consumer_settings
+    from sampler._settings import KAFKA_SECURITY_ENV
+
+    # One set of TASTEVIN_KAFKA_* variables configures both the sampler and ingest.
+    assert set(KAFKA_SECURITY_SETTINGS) == set(KAFKA_SECURITY_ENV)
+    security = {
+        KAFKA_SECURITY_SETTINGS["TASTEVIN_KAFKA_SECURITY_PROTOCOL"]: "SASL_PLAINTEXT",
+        KAFKA_SECURITY_SETTINGS["TASTEVIN_KAFKA_SASL_MECHANISM"]: "SCRAM-SHA-256",
+        KAFKA_SECURITY_SETTINGS["TASTEVIN_KAFKA_SASL_USERNAME"]: "tastevin",
+        KAFKA_SECURITY_SETTINGS["TASTEVIN_KAFKA_SASL_PASSWORD"]: "secret",
+    }
+    # librdkafka rejects an unknown setting name when the consumer is built.
+    Consumer(consumer_settings(IngestConfig(bootstrap_servers=("127.0.0.1:1",), kafka=security))).close()
