@@ -9,7 +9,6 @@ import click
 from ..store import DEFAULT_DB_URL
 
 
-
 def echo_line(line: str) -> None:
     """Progress and status lines go to stderr, flushed at once (several processes share it)."""
     click.echo(line, err=True)
@@ -61,7 +60,7 @@ def ingest(
     Offsets are committed only after the database commit: a crash loses nothing and a
     redelivery duplicates nothing. Malformed records go to the dead_letter table with
     a reason. --workers N runs N consumer processes; more processes (anywhere) with the
-same --group-id split the partitions too.
+    same --group-id split the partitions too.
     SASL/SSL: TASTEVIN_KAFKA_SECURITY_PROTOCOL, _SASL_MECHANISM, _SASL_USERNAME,
     _SASL_PASSWORD, _SSL_CAFILE, _SSL_CERTFILE, _SSL_KEYFILE.
     """
@@ -88,7 +87,7 @@ same --group-id split the partitions too.
         kafka=security,
     )
     engine = make_engine(db_url)
-    ensure_schema(engine)  # here, before any worker starts, rather than racing in each
+    ensure_schema(engine)  # once, here: before any worker starts, rather than in each
     shown = engine.url.render_as_string(hide_password=True)
     engine.dispose()
     echo_line(f"ingest: {','.join(servers)} topic {topic} group {group_id} → {shown}"

@@ -137,6 +137,7 @@ class Ingester:
         self._consumer: Any = None
         self._in_flight: tuple[_Batch, Future[bool]] | None = None
         self._broker_error_at = 0.0
+        self._revoke_ok = True  # False once a rebalance callback met the database down at a stop
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -246,7 +247,7 @@ class Ingester:
         # The partitions may already belong to another member: a commit would fail. The
         # batch in hand is still stored (idempotently) and its offsets left uncommitted.
         if self._in_flight is not None:
-            batch, future = self._in_flight
+            _, future = self._in_flight
             self._in_flight = None
             self._revoke_ok = future.result() and self._revoke_ok
             self._echo("partitions lost to a rebalance; their last batch will be redelivered and skipped")

@@ -28,12 +28,12 @@ from .consumer import IngestConfig, Ingester
 
 
 def run_ingester(config: IngestConfig, db_url: str, echo: Callable[[str], None]) -> int:
-    """One ingest process: schema check, consume until stopped or idle; the exit code."""
-    from ..store import ensure_schema, make_engine
+    """One ingest process: consume until stopped or idle; the exit code. The caller has
+    checked the schema (``tastevin ingest`` does, once, before starting any worker)."""
+    from ..store import make_engine
     from .writer import BatchWriter
 
     engine = make_engine(db_url)
-    ensure_schema(engine)
     writer = BatchWriter(engine)
     ingester = Ingester(config, writer, echo=echo)
     ingester.install_signal_handlers()

@@ -62,11 +62,8 @@ _UNIQUE_VIOLATION = "23505"
 
 
 def _insert_ignoring_duplicates(table: Table, dialect: str, keys: list[str]) -> Any:
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
-    raise NotImplementedError(f"unsupported database dialect {dialect!r} (use SQLite or PostgreSQL)")
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert  # BatchWriter allows only these two
+    return insert(table).on_conflict_do_nothing(index_elements=keys)
 
 
 def _check_columns(table: Table) -> None:
