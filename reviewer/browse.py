@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from ._errors import ConfigError
 from .store import Alert, JudgeRun, Judgment, Review, Rubric, Sample
+from .store.verdicts import VERDICT_CODES
 
 __all__ = [
     "FilterOptions",
@@ -83,9 +84,6 @@ class SampleFilters:
 
 
 # --- the verdict of a sample, as correlated SQL ---------------------------------------------
-
-
-VERDICT_CODES: dict[str, int] = {"unscored": 0, "pass": 1, "fail": 2}
 
 
 def verdict_code(rubric: str | None = None) -> sa.ScalarSelect[Any]:

@@ -62,6 +62,11 @@ def _bucket_label(dialect: str, bucket: Bucket, column: sa.ColumnElement[datetim
     return sa.func.to_char(sa.func.timezone("UTC", column), fmt)
 
 
+def _bucket_start(label: str, bucket: Bucket) -> datetime:
+    """The UTC start of the bucket that :func:`_bucket_label` names ``label``."""
+    return datetime.strptime(label, "%Y-%m-%d %H" if bucket == "hour" else "%Y-%m-%d").replace(tzinfo=timezone.utc)
+
+
 def time_series(
     engine: Engine, window: TimeWindow, *, bucket: Bucket = "day", min_samples: int = DEFAULT_MIN_SAMPLES
 ) -> list[SeriesPoint]:
@@ -99,9 +104,7 @@ def time_series(
     buckets: dict[str, list[sa.Row[Any]]] = {}
     for row in rows:
         buckets.setdefault(row.bucket, []).append(row)
-    fmt = "%Y-%m-%d %H" if bucket == "hour" else "%Y-%m-%d"
-    return [_point(datetime.strptime(key, fmt).replace(tzinfo=timezone.utc), buckets[key], min_samples)
-            for key in sorted(buckets)]
+    return [_point(_bucket_start(key, bucket), buckets[key], min_samples) for key in sorted(buckets)]
 
 
 def _point(start: datetime, rows: list[sa.Row[Any]], min_samples: int) -> SeriesPoint:
@@ -142,13 +145,6 @@ class CostPoint:
     output_tokens: int
 
 
-def _judged_label(dialect: str, bucket: Bucket) -> sa.ColumnElement[str]:
-    column = JUDGMENT.c.created_at
-    if dialect == "sqlite":
-        return sa.func.substr(column, 1, 13 if bucket == "hour" else 10)
-    return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD HH24" if bucket == "hour" else "YYYY-MM-DD")
-
-
 def cost_series(engine: Engine, window: TimeWindow, *, bucket: Bucket = "day") -> list[CostPoint]:
     """Judge spending per UTC hour or day of ``window``, by ``judgment.created_at``, oldest first.
 
@@ -156,7 +152,7 @@ def cost_series(engine: Engine, window: TimeWindow, *, bucket: Bucket = "day") -
     time. One aggregate over the ``judgment.created_at`` index range.
     """
     j = JUDGMENT.c
-    label = _judged_label(engine.dialect.name, bucket).label("bucket")
+    label = _bucket_label(engine.dialect.name, bucket, j.created_at).label("bucket")
     statement = (
         sa.select(label, sa.func.count().label("n"), sa.func.sum(j.cost_usd).label("cost"),
                   sa.func.sum(j.input_tokens).label("tokens_in"), sa.func.sum(j.output_tokens).label("tokens_out"))
@@ -166,6 +162,5 @@ def cost_series(engine: Engine, window: TimeWindow, *, bucket: Bucket = "day") -
     )
     with engine.connect() as connection:
         rows = connection.execute(statement).all()
-    fmt = "%Y-%m-%d %H" if bucket == "hour" else "%Y-%m-%d"
-    return [CostPoint(datetime.strptime(row.bucket, fmt).replace(tzinfo=timezone.utc), int(row.n),
+    return [CostPoint(_bucket_start(row.bucket, bucket), int(row.n),
                       float(row.cost or 0.0), int(row.tokens_in or 0), int(row.tokens_out or 0)) for row in rows]
