@@ -29,7 +29,7 @@ import jsonschema
 from jsonschema.exceptions import best_match
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from sampler._redact import Redactor
+from sampler.redact import Redactor
 from sampler.record import TRUNCATION_MARK
 
 from .results import CriterionResult

@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from reviewer._duration import parse_duration
-from reviewer._errors import ConfigError
+from reviewer.duration import parse_duration
+from reviewer.errors import ConfigError
 from reviewer.store import DB_URL_ENV, DEFAULT_DB_URL
 
 from .cli_rubrics import RUBRICS_ENV

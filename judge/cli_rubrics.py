@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from reviewer._errors import TastevinError
+from reviewer.errors import TastevinError
 
 RUBRICS_ENV = "TASTEVIN_RUBRICS"
 

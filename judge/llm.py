@@ -22,7 +22,7 @@ from typing import Any
 
 import anthropic
 
-from reviewer._errors import ConfigError, TastevinError
+from reviewer.errors import ConfigError, TastevinError
 from reviewer.store import utc_now
 
 from .checks import call_error, run_checks

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from reviewer._errors import ConfigError
+from reviewer.errors import ConfigError
 
 __all__ = ["BATCH_DISCOUNT", "DEFAULT_PRICES", "Budget", "ModelPrice", "PriceTable", "estimate_input_tokens"]
 

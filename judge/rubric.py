@@ -40,7 +40,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from reviewer._errors import ConfigError
+from reviewer.errors import ConfigError
 
 from .checks import CHECK_TYPES, Check, CheckSpec, validate_id
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import anthropic
 
-from reviewer._errors import TastevinError
+from reviewer.errors import TastevinError
 from reviewer.store import JudgeRun, Sample
 
 from .claims import NO_JUDGE_MODEL, Cursor, Target, claim_next, count_candidates, release, store_judgments, sync_rubrics

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from reviewer._errors import ConfigError
+from reviewer.errors import ConfigError
 from reviewer.store import JudgeRun, Judgment, utc_now
 
 from .claims import release_run

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ._errors import TastevinError
+from .errors import TastevinError
 
 __all__ = ["TastevinError"]

@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ._errors import BrokerError
+from .errors import BrokerError
 
 DEFAULT_STORAGE = "memory://tansu/"
 

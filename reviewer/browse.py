@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
 
-from ._errors import ConfigError
+from .errors import ConfigError
 from .store import Alert, JudgeRun, Judgment, Review, Rubric, Sample
 from .store.verdicts import VERDICT_CODES
 

@@ -12,7 +12,7 @@ import time
 
 import click
 
-from ._errors import TastevinError
+from .errors import TastevinError
 from .broker import DEFAULT_STORAGE, EmbeddedBroker
 from .store import DB_URL_ENV, DEFAULT_DB_URL
 
@@ -129,7 +129,7 @@ def _register_commands() -> None:
     from .app.command import review
     from .cli_drift import drift
     from .cli_export import export
-    from .demo.command import demo
+    from judge.demo.command import demo
     from .ingest.command import ingest
 
     cli.add_command(alert)

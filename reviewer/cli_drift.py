@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._errors import ConfigError, StoreError
+from .errors import ConfigError, StoreError
 from .store import DB_URL_ENV, DEFAULT_DB_URL
 
 if TYPE_CHECKING:

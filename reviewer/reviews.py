@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ._errors import TastevinError
+from .errors import TastevinError
 from .browse import JUDGMENT, REVIEW, SAMPLE
 from .stats import DEFAULT_MIN_SAMPLES, RateEstimate, Status, rate_estimate
 from .store import utc_now

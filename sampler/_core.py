@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ._redact import Redactor
+from .redact import Redactor
 from ._settings import SamplerSettings
 from ._transport import KafkaTransport, SendResult, Transport
 from .record import build, fit

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from .._duration import Duration
-from .._errors import ConfigError
+from ..duration import Duration
+from ..errors import ConfigError
 from ..store import DB_URL_ENV, DEFAULT_DB_URL
 
 KIND_CHOICES = ("score_drop", "drift", "volume")

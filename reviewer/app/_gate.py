@@ -14,7 +14,7 @@ import time
 
 import streamlit as st
 
-from .._errors import ConfigError
+from ..errors import ConfigError
 from .auth import AuthMode, check_password, default_secrets_files, resolve_auth
 from .settings import ReviewSettings
 

@@ -20,7 +20,7 @@ from types import FrameType
 
 import click
 
-from .._errors import ConfigError
+from ..errors import ConfigError
 from .._process import die_with_parent
 from ..store import DB_URL_ENV, DEFAULT_DB_URL
 from .auth import PASSWORD_ENV, AuthMode, default_secrets_files, resolve_auth

@@ -11,7 +11,7 @@ from typing import TypeVar
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
-from .._errors import ConfigError
+from ..errors import ConfigError
 
 T = TypeVar("T")
 

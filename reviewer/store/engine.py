@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError
 
-from .._errors import ConfigError, StoreError
+from ..errors import ConfigError, StoreError
 from . import DB_URL_ENV, DEFAULT_DB_URL
 
 logger = logging.getLogger(__name__)

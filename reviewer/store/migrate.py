@@ -31,7 +31,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from .._errors import ConfigError
+from ..errors import ConfigError
 from .engine import StoreError, display_url
 
 logger = logging.getLogger(__name__)

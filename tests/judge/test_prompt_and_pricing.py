@@ -10,7 +10,7 @@ import pytest
 from judge.pricing import Budget, ModelPrice, PriceTable
 from judge.prompt import BadReply, build_request, read_reply, render_conversation
 from judge.rubric import Rubric, parse_rubric
-from reviewer._errors import ConfigError
+from reviewer.errors import ConfigError
 from tests.records import make_record
 
 

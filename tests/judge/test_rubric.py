@@ -129,7 +129,7 @@ def test_invalid_rubric(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_rubric_error_is_a_config_error() -> None:
-    from reviewer._errors import ConfigError
+    from reviewer.errors import ConfigError
 
     assert issubclass(RubricError, ConfigError)
 

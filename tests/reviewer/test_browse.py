@@ -23,7 +23,7 @@ from reviewer.queries import TimeWindow, load_category_counts
 from reviewer.series import cost_series, time_series
 from reviewer.stats import pass_rate, summarize_overall
 from reviewer.store import make_engine
-from reviewer._errors import ConfigError
+from reviewer.errors import ConfigError
 from tests.reviewer.app.seed import Seeded, seed_store
 
 

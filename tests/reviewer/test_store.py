@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from reviewer._errors import ConfigError
+from reviewer.errors import ConfigError
 from reviewer.broker import free_port
 from reviewer.store import (
     DEFAULT_DB_URL,

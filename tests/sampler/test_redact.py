@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sampler._redact import BUILTIN_KINDS, Redactor
+from sampler.redact import BUILTIN_KINDS, Redactor
 
 # -- fixed fakes -----------------------------------------------------------------------------
 

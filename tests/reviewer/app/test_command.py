@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reviewer._errors import ConfigError
+from reviewer.errors import ConfigError
 from reviewer.app.auth import AuthMode, check_password, is_loopback, oidc_configured, resolve_auth
 from reviewer.app.command import ENTRY_FILE, review, streamlit_command
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
-from reviewer._errors import ConfigError, StoreError, TastevinError
+from reviewer.errors import ConfigError, StoreError, TastevinError
 from reviewer.cli_drift import _DEFAULT_MAX_VALUES, _MIN_MAX_VALUES, drift, resolve_windows
 from reviewer.queries import DEFAULT_MAX_VALUES, MIN_MAX_VALUES, TimeWindow, WindowError
 

@@ -1,13 +1,13 @@
 """The simulated support app: paced, concurrent traffic through the real sampler middleware.
 
-:class:`SupportTraffic` calls a Messages API (the :class:`~reviewer.demo.model.SimulatedModel`,
+:class:`SupportTraffic` calls a Messages API (the :class:`~judge.demo.model.SimulatedModel`,
 or any compatible ``base_url``) with the real anthropic SDK client wrapped by
 ``sampler.instrument``, tagging every call with ``sampler.tag(category, **attributes)``.
 It samples nothing itself: the caller configures the process-wide sampler
 (``sampler.init(...)``) before starting it.
 
 Arrivals are a Poisson process at ``calls_per_s``: the planned offset of every call and
-its content (:func:`reviewer.demo.customers.plan_call`) come from the seed alone, so two
+its content (:func:`judge.demo.customers.plan_call`) come from the seed alone, so two
 runs with the same settings make the same calls. A run makes the calls planned within
 ``duration_s`` (and at most ``max_calls``); if the model is slower than the plan allows
 with ``concurrency`` calls in flight, calls start late and the run overruns.
@@ -35,7 +35,7 @@ import anthropic
 
 import sampler
 
-from .._errors import ConfigError, TastevinError
+from reviewer.errors import ConfigError, TastevinError
 from .customers import CATEGORIES, PlannedCall, plan_call
 
 __all__ = ["CallOutcome", "CategoryCounts", "SupportTraffic", "TrafficError", "TrafficProgress", "TrafficSettings"]

@@ -10,7 +10,7 @@ Categories match the example rubrics (``judge/rubrics``): ``billing`` and ``refu
 ``classify-intent`` (intent-classifier, which compares the JSON reply with the
 ``expected_intent`` attribute).
 
-After the regression (see :mod:`reviewer.demo.traffic`) the mix shifts towards billing
+After the regression (see :mod:`judge.demo.traffic`) the mix shifts towards billing
 and refunds (a price change confuses customers), conversations get longer and more
 verbose, and shipping switches to prompt ``shipping-v8``, a "faster, terse" prompt that
 drops the order context — the simulated model then stops answering about the order.

@@ -10,8 +10,8 @@ from typing import Any
 import anthropic
 import pytest
 
-from reviewer._errors import ConfigError
-from reviewer.demo import LatencyModel, ModelBehaviour, SimulatedModel, estimate_tokens, plan_call
+from reviewer.errors import ConfigError
+from judge.demo import LatencyModel, ModelBehaviour, SimulatedModel, estimate_tokens, plan_call
 
 from .conftest import CLEAN
 

@@ -2,7 +2,7 @@
 
 Built on :class:`judge.testing.FakeAnthropicServer` (the real anthropic SDK cannot tell
 it from the API), with a responder that writes support replies (see
-:mod:`reviewer.demo.replies`), token counts from the text lengths (about four characters
+:mod:`judge.demo.replies`), token counts from the text lengths (about four characters
 a token), a lognormal latency per call, an occasional overloaded/server error and an
 occasional hang long enough for the client to time out.
 
@@ -28,7 +28,7 @@ from typing import Any
 
 from judge.testing import FakeAnthropicServer, Reply
 
-from .._errors import ConfigError
+from reviewer.errors import ConfigError
 from .replies import compose_reply, request_text
 
 __all__ = ["LatencyModel", "ModelBehaviour", "SimulatedModel", "estimate_tokens"]

@@ -15,7 +15,7 @@ import pytest
 
 import sampler
 from judge.rubric import Rubric, example_rubrics_dir, load_rubrics
-from reviewer.demo import (
+from judge.demo import (
     APP_NAME,
     CallOutcome,
     LatencyModel,

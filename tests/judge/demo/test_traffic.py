@@ -12,8 +12,8 @@ import pytest
 from judge.checks import output_text, run_checks
 from judge.results import combine
 from judge.rubric import Rubric
-from reviewer._errors import ConfigError
-from reviewer.demo import (
+from reviewer.errors import ConfigError
+from judge.demo import (
     CATEGORIES,
     REGRESSED_CATEGORY,
     CallOutcome,

@@ -14,8 +14,8 @@ import pytest
 from judge.checks import run_checks
 from judge.results import combine
 from judge.rubric import Rubric
-from reviewer.demo import CATEGORIES, INTENTS, plan_call
-from reviewer.demo.replies import classify, compose_reply
+from judge.demo import CATEGORIES, INTENTS, plan_call
+from judge.demo.replies import classify, compose_reply
 
 from .conftest import rubric_for
 

@@ -4,7 +4,7 @@
    broker (tansu, in memory) with the ``tastevin.samples`` topic;
 2. ``tastevin ingest`` and ``tastevin judge --every 10s`` as child processes — the same
    commands as in production;
-3. the simulated support app (:class:`~reviewer.demo.SupportTraffic`) calling the
+3. the simulated support app (:class:`~judge.demo.SupportTraffic`) calling the
    simulated model through the real ``sampler.instrument``, every call sampled;
    halfway through, the regression: shipping replies start failing their rule checks
    and the mix shifts towards long billing conversations;
@@ -37,8 +37,8 @@ from typing import Any
 
 import click
 
-from .._errors import TastevinError
-from ..store import DB_URL_ENV
+from reviewer.errors import TastevinError
+from reviewer.store import DB_URL_ENV
 
 TOPIC = "tastevin.samples"
 CALLS_PER_S = 20.0
@@ -136,8 +136,8 @@ def demo(duration_s: float, port: int, no_browser: bool, keep: bool, db_url: str
     import sampler
     from judge.rubric import example_rubrics_dir
 
-    from ..broker import EmbeddedBroker, free_port
-    from ..store import Alert, Judgment, Sample, ensure_schema, make_engine
+    from reviewer.broker import EmbeddedBroker, free_port
+    from reviewer.store import Alert, Judgment, Sample, ensure_schema, make_engine
     from . import APP_NAME, REGRESSED_CATEGORY, SimulatedModel, SupportTraffic, TrafficSettings
 
     stop = threading.Event()
