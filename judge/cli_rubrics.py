@@ -28,7 +28,8 @@ def check(directory: Path | None) -> None:
 
     DIRECTORY defaults to $TASTEVIN_RUBRICS, else the example rubrics shipped with
     tastevin. Prints one line per rubric (name, version, categories, counts), or one line
-    per problem as FILE: FIELD: message. Exits 1 when there is any problem, 0 otherwise.
+    per problem as FILE: FIELD: message, then a summary line. Exits 1 when there is any
+    problem, 0 otherwise.
     """
     # Imported here: `tastevin --help` must stay fast and work without the [judge] extra.
     try:
@@ -42,7 +43,9 @@ def check(directory: Path | None) -> None:
         for problem in problems:
             click.echo(problem)
         noun = "problem" if len(problems) == 1 else "problems"
-        click.echo(f"{len(problems)} {noun} in {root}", err=True)
+        # The summary goes to the same stream as the lines it sums up: on two streams,
+        # `2>&1` or a CI log interleaves them out of order (stderr is unbuffered).
+        click.echo(f"{len(problems)} {noun} in {root}")
         raise SystemExit(1)
     loaded = load_rubrics(root)
     for rubric in loaded:
@@ -51,4 +54,4 @@ def check(directory: Path | None) -> None:
             f"{len(rubric.criteria)} criteria, {len(rubric.checks)} checks"
         )
     noun = "rubric" if len(loaded) == 1 else "rubrics"
-    click.echo(f"{len(loaded)} {noun} OK in {root}", err=True)
+    click.echo(f"{len(loaded)} {noun} OK in {root}")

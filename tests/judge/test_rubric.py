@@ -320,6 +320,7 @@ def test_cli_check_clean_directory(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
         f"billing-support  version {version}  categories billing, refund*  1 criteria, 2 checks\n"
+        f"1 rubric OK in {tmp_path}\n"
     )
 
 
@@ -328,8 +329,27 @@ def test_cli_check_reports_problems(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(HEAD + "checks: [{id: c, type: regex, pattern: 'ref[und'}]\n", encoding="utf-8")
     result = _cli(str(tmp_path))
     assert result.returncode == 1
-    assert result.stdout == "bad.yaml: checks[0].pattern: invalid regex: unterminated character set at position 3\n"
-    assert result.stderr == f"1 problem in {tmp_path}\n"
+    assert result.stdout == (
+        "bad.yaml: checks[0].pattern: invalid regex: unterminated character set at position 3\n"
+        f"1 problem in {tmp_path}\n"
+    )
+    assert result.stderr == ""
+
+
+def test_cli_check_problems_and_summary_are_separate_lines_in_order(tmp_path: Path) -> None:
+    # As a CI log or `2>&1 | less` shows it: one stream, each problem on its line, the summary last.
+    (tmp_path / "bad.yaml").write_text(
+        HEAD + "checks: [{id: r, type: regex, pattern: a, must_match: maybe}, {id: m, type: max_length}]\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run([*TASTEVIN, "rubrics", "check", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "bad.yaml: checks[0].must_match: input should be a valid boolean",
+        "bad.yaml: checks[1].chars: required field is missing",
+        f"2 problems in {tmp_path}",
+    ]
 
 
 def test_cli_check_uses_env_then_examples(tmp_path: Path) -> None:
@@ -337,5 +357,5 @@ def test_cli_check_uses_env_then_examples(tmp_path: Path) -> None:
     result = _cli()
     assert result.returncode == 0, result.stdout
     assert [line.split()[0] for line in result.stdout.splitlines()] == [
-        "account-support", "billing-support", "intent-classifier", "shipping-support"
+        "account-support", "billing-support", "intent-classifier", "shipping-support", "4"
     ]
