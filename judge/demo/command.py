@@ -137,7 +137,7 @@ def demo(duration_s: float, port: int, no_browser: bool, keep: bool, db_url: str
     from judge.rubric import example_rubrics_dir
 
     from reviewer.broker import EmbeddedBroker, free_port
-    from reviewer.store import Alert, Judgment, Sample, ensure_schema, make_engine
+    from reviewer.store import Alert, Judgment, Sample, display_url, ensure_schema, make_engine
     from . import APP_NAME, REGRESSED_CATEGORY, SimulatedModel, SupportTraffic, TrafficSettings
 
     stop = threading.Event()
@@ -155,7 +155,7 @@ def demo(duration_s: float, port: int, no_browser: bool, keep: bool, db_url: str
         cleanup.callback(children.stop_all)  # before the broker goes
         broker.create_topic(TOPIC, partitions=2)
         env["TASTEVIN_KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
-        _echo(f"broker {broker.bootstrap_servers}, store {url}, logs in {work_dir}")
+        _echo(f"broker {broker.bootstrap_servers}, store {display_url(url)}, logs in {work_dir}")
 
         children.start("ingest", _tastevin("ingest", "--topic", TOPIC, "--session-timeout-ms", "2000",
                                            "--progress-every", "10"), env)
@@ -218,7 +218,7 @@ def demo(duration_s: float, port: int, no_browser: bool, keep: bool, db_url: str
         if not no_browser:
             webbrowser.open(app_url)
         if keep or db_url:
-            _echo(f"the store stays at {url}")
+            _echo(f"the store stays at {display_url(url)}")
         if exit_after_setup:
             return
         _echo("Ctrl-C to stop")

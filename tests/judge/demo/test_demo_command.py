@@ -45,3 +45,26 @@ def test_demo_runs_the_pipeline_and_shows_the_regression(tmp_path: Path) -> None
     # Every process it started is gone: nothing listens on the app's port any more.
     leftovers = subprocess.run(["pgrep", "-f", f"server.port {port}"], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
+
+
+@pytest.mark.slow
+def test_demo_never_prints_the_store_password(tmp_path: Path, pg_url: str) -> None:
+    secret = "s3cret-demo-pw"
+    # Trust authentication ignores the password, so the URL works and only its printing is tested.
+    url = pg_url.replace("postgres@", f"postgres:{secret}@", 1)
+    assert secret in url
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    upgrade = subprocess.run([sys.executable, "-m", "reviewer.cli", "db", "upgrade", "--db", url],
+                             capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert upgrade.returncode == 0, upgrade.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "reviewer.cli", "demo", "--duration", "10", "--no-browser", "--port",
+         str(free_port()), "--db", url, "--exit-after-setup"],
+        capture_output=True, text=True, timeout=400, cwd=tmp_path, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    output = result.stdout + result.stderr
+    assert secret not in output
+    masked = url.replace(secret, "***")
+    assert f"store {masked}," in result.stderr  # the start-up line
+    assert f"the store stays at {masked}" in result.stderr
