@@ -7,38 +7,17 @@ app writes the same lines with the same function.
 from __future__ import annotations
 
 import os
-import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
+from .duration import parse_time
 from .store import DB_URL_ENV, DEFAULT_DB_URL
 
-_AGO = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<unit>[smhdw])")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_time(text: str, *, now: datetime | None = None) -> datetime:
-    """An aware UTC datetime from ISO 8601 (``2026-11-01``, ``2026-11-01T12:00``, with or without
-    an offset; naive means UTC) or a time ago (``90m``, ``36h``, ``7d``, ``2w``).
-
-    Raises ``click.BadParameter`` with the accepted forms otherwise.
-    """
-    value = text.strip()
-    match = _AGO.fullmatch(value)
-    if match is not None:
-        return (now or datetime.now(timezone.utc)) - timedelta(seconds=float(match["n"]) * _UNIT_S[match["unit"]])
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is neither an ISO 8601 date/time (2026-11-01, 2026-11-01T12:00:00Z) nor a time ago (36h, 7d)"
-        ) from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
-
+__all__ = ["export", "parse_time"]
 
 def _time_option(_: click.Context, __: click.Parameter, value: str | None) -> datetime | None:
     return None if value is None else parse_time(value)
@@ -54,7 +33,8 @@ def _time_option(_: click.Context, __: click.Parameter, value: str | None) -> da
 @click.option("--verdict", type=click.Choice(["pass", "fail", "unscored"]), default=None,
               help="Only samples with this verdict (with --rubric: that rubric's verdict).")
 @click.option("--since", default=None, callback=_time_option, metavar="TIME",
-              help="Only samples from TIME on: ISO 8601 (2026-11-01, 2026-11-01T12:00Z; naive is UTC) or ago (7d, 36h).")
+              help="Only samples from TIME on: ISO 8601 (2026-11-01, 2026-11-01T12:00Z; naive is UTC) or ago "
+                   "(36h, 7d, 2w, 1d12h).")
 @click.option("--until", default=None, callback=_time_option, metavar="TIME",
               help="Only samples before TIME (same forms as --since).")
 @click.option("--rubric", default=None,
