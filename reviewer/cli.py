@@ -17,7 +17,7 @@ from .broker import DEFAULT_STORAGE, EmbeddedBroker
 from .store import DB_URL_ENV, DEFAULT_DB_URL
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "TASTEVIN"})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tastevin")
 def cli() -> None:
     """Tastevin: sample live LLM calls, judge them offline, see where quality moved."""

@@ -14,7 +14,7 @@ import pytest
 
 from judge.testing import FakeAnthropicServer
 from reviewer.cli import cli
-from tests.cli_helpers import envvars, find_command
+from tests.cli_helpers import envvars, find_command, generated_envvars, settings_envvars
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -49,10 +49,39 @@ def test_every_tastevin_command_in_the_readme_parses() -> None:
         command.make_context(command.name, rest)  # raises on an unknown flag or a bad value
 
 
-@pytest.mark.parametrize("variable", sorted(envvars()))
-def test_every_setting_is_in_the_configuration_reference(variable: str) -> None:
-    reference = README.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
-    assert f"`{variable}`" in reference, f"{variable} is not documented"
+REFERENCE = README.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+
+
+def _rows_naming(variable: str) -> list[list[str]]:
+    """The configuration tables' rows that name ``variable``, as cells (``\\|`` inside a cell is kept)."""
+    rows = [line for line in REFERENCE.splitlines() if line.startswith("|") and f"`{variable}`" in line]
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", row.strip().strip("|"))] for row in rows]
+
+
+# Every variable that is read: each option's declared envvar= and each settings object's.
+@pytest.mark.parametrize("variable", sorted(envvars() | settings_envvars()))
+def test_every_variable_read_is_in_the_configuration_reference_with_its_default(variable: str) -> None:
+    rows = _rows_naming(variable)
+    assert rows, f"{variable} is not documented in the configuration reference"
+    for cells in rows:
+        assert len(cells) == 3 and f"`{variable}`" in cells[1], f"{variable} is not in a variable column: {cells}"
+        assert cells[2], f"{variable} has no default in the README"
+
+
+def test_no_option_reads_an_undeclared_variable() -> None:
+    # click's auto_envvar_prefix made ~30 options read TASTEVIN_DEMO_SEED, TASTEVIN_JUDGE_ONCE, …
+    # that no document names; every variable an option reads is declared with envvar=.
+    assert generated_envvars() == {}
+
+
+def test_an_undeclared_variable_changes_nothing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    # TASTEVIN_RUNS_LIST_AS_JSON was a generated name that switched `runs list` to JSON.
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    result = CliRunner().invoke(cli, ["runs", "list", "--db", url], env={"TASTEVIN_RUNS_LIST_AS_JSON": "1"})
+    assert result.exit_code == 0, result.output
+    assert '"runs"' not in result.output and "status" in result.output
 
 
 def test_every_command_is_mentioned() -> None:
