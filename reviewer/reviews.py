@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from .errors import TastevinError
@@ -127,7 +128,7 @@ def _queue_conditions(
         newer.c.rubric_name == j.rubric_name,
         sa.or_(newer.c.created_at > j.created_at, sa.and_(newer.c.created_at == j.created_at, newer.c.id > j.id)),
     )
-    # review.sample_id is indexed, judgment_id is not: probe by sample, then match the judgment.
+    # Both review.sample_id and review (judgment_id, reviewer) are indexed.
     reviewed = sa.exists().where(REVIEW.c.sample_id == j.sample_id, REVIEW.c.judgment_id == j.id)
     conditions = [~superseded, ~reviewed]
     if rubric is not None:
@@ -212,8 +213,9 @@ def record_review(
 
     Raises ``ReviewError`` for an unknown judgment, a bad verdict, an empty reviewer
     name, a contradictory ``agrees_with_judge``, or a second review of the same
-    judgment by the same reviewer (checked before inserting; two tabs racing can
-    still both write, which the statistics count as two pairs).
+    judgment by the same reviewer. The last is the store's unique index on
+    ``(judgment_id, reviewer)``: the insert is ``ON CONFLICT DO NOTHING``, so of two
+    tabs saving at once one writes and the other gets this error, never two rows.
     """
     if verdict not in REVIEW_VERDICTS:
         raise ReviewError(f"the verdict must be 'pass' or 'fail', not {verdict!r}")
@@ -240,18 +242,25 @@ def record_review(
             if agrees_with_judge is not None:
                 raise ReviewError("the judge left this sample unscored: there is no verdict to agree with")
             agrees = None
-        duplicate = connection.execute(
-            sa.select(REVIEW.c.id).where(REVIEW.c.sample_id == judgment.sample_id, REVIEW.c.judgment_id == judgment_id,
-                                         REVIEW.c.reviewer == name)
-        ).first()
-        if duplicate is not None:
-            raise ReviewError(f"{name} already reviewed judgment {judgment_id} (review {duplicate.id})")
-        result = connection.execute(
-            sa.insert(REVIEW).values(sample_id=judgment.sample_id, judgment_id=judgment_id, reviewer=name,
-                                     verdict=verdict, agrees_with_judge=agrees, note=text, created_at=utc_now())
-        )
-        assert result.inserted_primary_key is not None
-        return int(result.inserted_primary_key[0])
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        inserted = connection.execute(
+            insert(REVIEW)
+            .values(sample_id=judgment.sample_id, judgment_id=judgment_id, reviewer=name, verdict=verdict,
+                    agrees_with_judge=agrees, note=text, created_at=utc_now())
+            .on_conflict_do_nothing(index_elements=[REVIEW.c.judgment_id, REVIEW.c.reviewer])
+            .returning(REVIEW.c.id)
+        ).scalar_one_or_none()
+        if inserted is None:
+            # Read after the conflict: on PostgreSQL this statement sees the row that won.
+            existing = connection.execute(
+                sa.select(REVIEW.c.id).where(REVIEW.c.judgment_id == judgment_id, REVIEW.c.reviewer == name)
+            ).scalar_one_or_none()
+            raise ReviewError(
+                f"{name} already reviewed judgment {judgment_id}"
+                + (f" (review {existing})" if existing is not None else "")
+                + ": one review per person per judgment"
+            )
+        return int(inserted)
 
 
 # --- agreement -------------------------------------------------------------------------------

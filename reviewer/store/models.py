@@ -343,7 +343,11 @@ class Review(StoreModel, table=True):
     """A person's verdict on a sample, and whether it agrees with the judge's verdict."""
 
     __tablename__ = "review"
-    __table_args__ = (_check_in("verdict", REVIEW_VERDICTS),)
+    __table_args__ = (
+        # One review per person per judgment (migration 0005_review_unique).
+        sa.Index("uq_review_judgment_id_reviewer", "judgment_id", "reviewer", unique=True),
+        _check_in("verdict", REVIEW_VERDICTS),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     sample_id: str = Field(foreign_key="sample.sample_id", max_length=32, index=True)
