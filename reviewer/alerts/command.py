@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ..duration import Duration
+from ..duration import Duration, parse_time
 from ..errors import ConfigError
 from ..store import DB_URL_ENV, DEFAULT_DB_URL
 
@@ -21,11 +21,10 @@ KIND_CHOICES = ("score_drop", "drift", "volume")
 def _now(value: str | None) -> datetime:
     if value is None:
         return datetime.now(timezone.utc)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ConfigError(f"--now {value!r} is not an ISO 8601 time such as 2026-11-22T08:00:00Z") from exc
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    try:  # the same forms as drift --now and export --since
+        return parse_time(value)
+    except click.BadParameter as exc:
+        raise ConfigError(f"--now: {exc.message}") from exc
 
 
 def _check_json(check: Any) -> dict[str, Any]:
@@ -41,8 +40,9 @@ def _check_json(check: Any) -> dict[str, Any]:
               show_envvar=True, help="The current window: this long, ending now (or at --now).")
 @click.option("--baseline", type=Duration(), default="7d", show_default=True, envvar="TASTEVIN_ALERT_BASELINE",
               show_envvar=True, help="The baseline window: this long, just before the current window.")
-@click.option("--now", "now_text", default=None, metavar="ISO_TIME",
-              help="Evaluate as of this time instead of now (e.g. to replay a past incident).")
+@click.option("--now", "now_text", default=None, metavar="TIME",
+              help="Evaluate as of this time instead of now (e.g. to replay a past incident): ISO 8601 "
+                   "(naive is UTC) or ago (2d).")
 @click.option("--check", "kinds", multiple=True, type=click.Choice(KIND_CHOICES), default=KIND_CHOICES,
               show_default=True, envvar="TASTEVIN_ALERT_CHECKS", show_envvar=True,
               help="Alert kinds to evaluate; repeat the flag for several (CI gate: --check score_drop).")

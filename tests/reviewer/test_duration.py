@@ -83,3 +83,15 @@ def test_alert_takes_weeks(sqlite_url: str) -> None:
     report = json.loads(result.output)
     assert report["current"] == "[2026-11-22T00:00:00+00:00, 2026-11-29T00:00:00+00:00)"
     assert report["baseline"] == "[2026-11-08T00:00:00+00:00, 2026-11-22T00:00:00+00:00)"
+
+
+def test_alert_now_takes_the_same_forms_as_drift_and_export(sqlite_url: str) -> None:
+    result = CliRunner().invoke(cli, ["alert", "--db", sqlite_url, "--window", "1d", "--now", "2026-11-29", "--json"])
+    assert result.exit_code in (0, 1), result.output
+    assert json.loads(result.output)["current"] == "[2026-11-28T00:00:00+00:00, 2026-11-29T00:00:00+00:00)"
+    result = CliRunner().invoke(cli, ["alert", "--db", sqlite_url, "--window", "1d", "--now", "2d", "--json"])
+    assert result.exit_code in (0, 1), result.output
+    end = datetime.fromisoformat(json.loads(result.output)["current"].split(", ")[1].rstrip(")"))
+    assert abs((datetime.now(timezone.utc) - timedelta(days=2) - end).total_seconds()) < 60
+    result = CliRunner().invoke(cli, ["alert", "--db", sqlite_url, "--now", "yesterday"])
+    assert result.exit_code == 1 and "--now: 'yesterday' is neither an ISO 8601 date/time" in str(result.exception)
