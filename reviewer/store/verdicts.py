@@ -47,6 +47,7 @@ __all__ = [
     "NO_JUDGE_MODEL",
     "RULES_ONLY_LABEL",
     "VERDICT_CODES",
+    "asks_llm",
     "counts",
     "refresh_sample_verdicts",
     "rules_only",
@@ -124,13 +125,17 @@ def sample_verdict(sample_id: sa.ColumnElement[Any], rubric: str | None = None) 
     return verdict_of_code(sample_verdict_code(sample_id, rubric))
 
 
-def rules_only(judgment: FromClause) -> sa.ColumnElement[bool]:
-    """True for a row of ``judgment`` made without an LLM although its rubric has LLM criteria
-    (``judge_model`` ``none`` and LLM criterion results present: they were skipped, unscored)."""
-    j = judgment.c
+def asks_llm(judgment: FromClause) -> sa.ColumnElement[bool]:
+    """True for a row of ``judgment`` whose rubric has LLM criteria (it holds their results, scored or not)."""
     # The text of an empty JSON array is '[]' on both backends (SQLite stores json.dumps
     # output; PostgreSQL prints an empty json/jsonb array that way).
-    return sa.and_(j.judge_model == NO_JUDGE_MODEL, sa.cast(j.criteria, sa.Text) != "[]")
+    return sa.cast(judgment.c.criteria, sa.Text) != "[]"
+
+
+def rules_only(judgment: FromClause) -> sa.ColumnElement[bool]:
+    """True for a row of ``judgment`` made without an LLM although its rubric has LLM criteria
+    (``judge_model`` ``none``: its LLM criteria were skipped, unscored, and rule checks alone decided)."""
+    return sa.and_(judgment.c.judge_model == NO_JUDGE_MODEL, asks_llm(judgment))
 
 
 def verdict_rows(sample_ids: Collection[str] | None = None) -> sa.Select[Any]:
