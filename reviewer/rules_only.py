@@ -53,9 +53,12 @@ class RulesOnly:
         """
         if not self.any:
             return None
-        share = (f"all {self.judgments:,} verdicts" if self.all
-                 else f"{self.rules_only:,} of {self.judgments:,} verdicts")
-        return (f"{RULES_ONLY_LABEL}: {share} {where} rest on rule checks alone "
+        if self.all:
+            share = "the one verdict" if self.judgments == 1 else f"all {self.judgments:,} verdicts"
+        else:
+            share = f"{self.rules_only:,} of {self.judgments:,} verdicts"
+        verb = "rests" if self.judgments == 1 else "rest"
+        return (f"{RULES_ONLY_LABEL}: {share} {where} {verb} on rule checks alone "
                 f"(judge_model none: judged without ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL)")
 
 
