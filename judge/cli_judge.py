@@ -84,15 +84,6 @@ def _rules_only(engine: Engine, run_ids: list[int | None]) -> dict[int | None, R
     return {run_id: counts for run_id, counts in found.items()}
 
 
-def _judge_column(counts: RulesOnly | None) -> str:
-    """How a run judged its rubrics' LLM criteria, for the runs table."""
-    if counts is None or not counts.judgments:
-        return "rules"  # only rubrics without LLM criteria
-    if counts.all:
-        return "rules only"
-    return f"LLM; {counts.rules_only} rules only" if counts.any else "LLM"
-
-
 @click.command()
 @_db_option
 @click.option("--rubrics", "rubrics_dir", envvar=RUBRICS_ENV, show_envvar=True, metavar="DIR",
@@ -291,7 +282,7 @@ def runs_list(db_url: str, page_size: int, page_token: str | None, as_json: bool
         table.add_row(str(run.id), run.status, run.mode, run.trigger,
                       (run.started_at or run.created_at).strftime("%Y-%m-%d %H:%M"), str(run.judged), str(run.passed),
                       str(run.failed), str(run.unscored), f"{run.passed / scored:.1%}" if scored else "—",
-                      _judge_column(rules_only.get(run.id)), f"{run.cost_usd:.4f}", run.stop_reason or "")
+                      rules_only[run.id].judge_label, f"{run.cost_usd:.4f}", run.stop_reason or "")
     Console(width=160).print(table)
     if any(counts.any for counts in rules_only.values()):
         click.echo(f"judge 'rules only': {RULES_ONLY_LABEL} (no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL when the "

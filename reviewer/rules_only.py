@@ -46,11 +46,26 @@ class RulesOnly:
     def all(self) -> bool:
         return self.rules_only > 0 and self.rules_only == self.judgments
 
+    @property
+    def judge_label(self) -> str:
+        """How a run judged its rubrics' LLM criteria, for a runs table: ``LLM``, ``rules only``,
+        ``LLM; 3 rules only``, or ``rules`` when it judged only rubrics without LLM criteria."""
+        if not self.judgments:
+            return "rules"
+        if self.all:
+            return "rules only"
+        return f"LLM; {self.rules_only:,} rules only" if self.any else "LLM"
+
     def note(self, where: str) -> str | None:
         """One plain sentence for people, led by :data:`RULES_ONLY_LABEL`; None when no verdict is rules-only.
 
         ``where`` names the verdicts, e.g. ``"in the current window"`` or ``"of run 7"``.
         """
+        share = self.share(where)
+        return None if share is None else f"{RULES_ONLY_LABEL}: {share}"
+
+    def share(self, where: str) -> str | None:
+        """:meth:`note` without the label (for a view that shows the label as a badge)."""
         if not self.any:
             return None
         if self.all:
@@ -58,7 +73,7 @@ class RulesOnly:
         else:
             share = f"{self.rules_only:,} of {self.judgments:,} verdicts"
         verb = "rests" if self.judgments == 1 else "rest"
-        return (f"{RULES_ONLY_LABEL}: {share} {where} {verb} on rule checks alone "
+        return (f"{share} {where} {verb} on rule checks alone "
                 f"(judge_model none: judged without ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL)")
 
 
