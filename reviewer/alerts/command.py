@@ -116,18 +116,14 @@ def alert(
             if as_json:
                 click.echo(json.dumps({
                     "current": str(current), "baseline": str(before), "firing": holding,
+                    "rules_only": {name: {"judgments": counts.judgments, "rules_only": counts.rules_only}
+                                   for name, counts in rules_only.items()},
                     "fired": [a.key for a in applied.fired], "still_firing": [a.key for a in applied.still_firing],
                     "resolved": [a.key for a in applied.resolved], "delivered": [a.key for a in delivered],
                     "checks": [_check_json(c) for c in checks],
-                    "rules_only": {name: {"judgments": counts.judgments, "rules_only": counts.rules_only}
-                                   for name, counts in rules_only.items()},
                 }, default=str, indent=1))
             else:
                 click.echo(f"window {current} vs baseline {before}")
-                for name, counts in rules_only.items():
-                    note = counts.note(f"in the {name} window")
-                    if note:
-                        click.echo(f"  note: {note}")
                 for check in checks:
                     mark = {True: "FIRING", False: "ok", None: "n/a"}[check.firing]
                     click.echo(f"  {mark:7} {check.key:32} {check.message}")
@@ -137,6 +133,10 @@ def alert(
                         click.echo(f"{label}: {', '.join(a.key for a in alerts)}")
                 if webhook_url:
                     click.echo(f"delivered to the webhook: {len(delivered)}")
+                for name, counts in rules_only.items():
+                    note = counts.note(f"in the {name} window")
+                    if note:
+                        click.echo(f"note: {note}")
             sys.stdout.flush()
             if every is None or stop.wait(every.total_seconds()):
                 break
