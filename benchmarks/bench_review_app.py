@@ -14,6 +14,7 @@ Then times each function once, cold (the app caches results for a minute):
 * time series — ``time_series`` over the last 7 days by hour and 30 days by day,
   ``cost_series`` over 30 days;
 * review — ``review_queue``, ``queue_size`` (capped), ``agreement_by_rubric``;
+* the "rules only" notice — ``window_rules_only`` over a week (every judgment of it);
 * export — 5,000 lines of the last week through ``export_jsonl``, and its peak memory.
 
 Listings, the queue and the export do work proportional to a page, not to the store;
@@ -41,7 +42,7 @@ import orjson  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from reviewer import browse, export, reviews, series  # noqa: E402
+from reviewer import browse, export, reviews, rules_only, series  # noqa: E402
 from reviewer.queries import TimeWindow  # noqa: E402
 from reviewer.store import ensure_schema, make_engine, refresh_sample_verdicts  # noqa: E402
 
@@ -146,6 +147,7 @@ def main() -> None:
             ("review_queue, 50", lambda: reviews.review_queue(engine, limit=50)),
             ("queue_size (cap 10k)", lambda: reviews.queue_size(engine)),
             ("agreement_by_rubric", lambda: reviews.agreement_by_rubric(engine)),
+            ("window_rules_only, a week", lambda: rules_only.window_rules_only(engine, week)),
         ]
         table = Table("query", "seconds", title=f"Review app queries, {n:,} samples (SQLite)")
         for label, fn in cases:

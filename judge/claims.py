@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
 from reviewer.store import JudgeClaim, JudgeRun, Judgment, Rubric as RubricRow, Sample, refresh_sample_verdicts, utc_now
+from reviewer.store import verdicts
 
 from .rubric import Rubric, RubricSpec
 
@@ -46,8 +47,9 @@ __all__ = [
     "sync_rubrics",
 ]
 
-# The judge_model of judgments made without an LLM call (rules only, or no judge configured).
-NO_JUDGE_MODEL = "none"
+# The judge_model of judgments made without an LLM call (rules only, or no judge configured);
+# the reviewer side reads it to say when verdicts rest on rule checks alone.
+NO_JUDGE_MODEL = verdicts.NO_JUDGE_MODEL
 
 _CLAIM = JudgeClaim.__table__  # type: ignore[attr-defined]
 _JUDGMENT = Judgment.__table__  # type: ignore[attr-defined]
@@ -108,11 +110,11 @@ def _categories(connection: Connection, rubric: Rubric) -> list[str]:
 
 
 def _unjudged(target: Target, categories: list[str]) -> Any:
-    keys = (
-        (_JUDGMENT.c.sample_id == _SAMPLE.c.sample_id)
-        & (_JUDGMENT.c.rubric_version == target.rubric.version)
-        & (_JUDGMENT.c.judge_model == target.judge_model)
-    )
+    keys = (_JUDGMENT.c.sample_id == _SAMPLE.c.sample_id) & (_JUDGMENT.c.rubric_version == target.rubric.version)
+    if target.uses_llm or not target.rubric.criteria:
+        keys = keys & (_JUDGMENT.c.judge_model == target.judge_model)
+    # else: a judge without an LLM skips what an LLM already judged for this rubric version —
+    # a newer rules-only judgment would supersede the LLM's verdict.
     claimed = (
         (_CLAIM.c.sample_id == _SAMPLE.c.sample_id)
         & (_CLAIM.c.rubric_version == target.rubric.version)

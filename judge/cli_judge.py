@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,11 @@ from reviewer.errors import ConfigError
 from reviewer.store import DB_URL_ENV, DEFAULT_DB_URL
 
 from .cli_rubrics import RUBRICS_ENV
+
+if TYPE_CHECKING:  # imported when used: `tastevin --help` stays light
+    from sqlalchemy.engine import Engine
+
+    from reviewer.rules_only import RulesOnly
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +64,24 @@ class _Progress:
             self._bar.stop()
 
 
-def _summary(run: Any) -> str:
+def _summary(run: Any, rules_only: RulesOnly | None = None) -> str:
+    """The one-paragraph summary of a run; ``rules_only`` adds a line when some of its verdicts
+    were made without the LLM their rubric asks for."""
     scored = run.passed + run.failed
     rate = f"{run.passed / scored:.1%}" if scored else "n/a"
     latency = f"{run.avg_latency_ms:.0f} ms" if run.avg_latency_ms is not None else "n/a"
     line = (f"run {run.id} {run.status} ({run.stop_reason}): judged {run.judged} — pass {run.passed}, fail {run.failed}, "
             f"unscored {run.unscored}; pass rate {rate}; errored {run.errored}; tokens {run.input_tokens} in / "
             f"{run.output_tokens} out; cost ${run.cost_usd:.4f}; avg judge latency {latency}")
-    return line + (f"\n  note: {run.error}" if run.error else "")
+    note = rules_only.note(f"of run {run.id}") if rules_only is not None else None
+    return line + (f"\n  note: {run.error}" if run.error else "") + (f"\n  {note}" if note else "")
+
+
+def _rules_only(engine: Engine, run_ids: list[int | None]) -> dict[int | None, RulesOnly]:
+    from reviewer.rules_only import runs_rules_only
+
+    found = runs_rules_only(engine, [run_id for run_id in run_ids if run_id is not None])
+    return {run_id: counts for run_id, counts in found.items()}
 
 
 @click.command()
@@ -111,17 +126,23 @@ def _summary(run: Any) -> str:
               help="A running run without a heartbeat for this long is taken over (its worker died).")
 @click.option("--base-url", default=None, envvar="ANTHROPIC_BASE_URL", show_envvar=True,
               help="Anthropic API base URL (a compatible gateway). The key is read from ANTHROPIC_API_KEY.")
+@click.option("--require-llm", is_flag=True, default=False, envvar="TASTEVIN_JUDGE_REQUIRE_LLM", show_envvar=True,
+              help="Refuse to start (exit 2) when no LLM judge is configured (no ANTHROPIC_API_KEY or "
+                   "ANTHROPIC_BASE_URL), instead of recording rules-only verdicts. Use it in production.")
 def judge(
     db_url: str, rubrics_dir: Path | None, once: bool, every: str | None, mode: str, model: str | None, output: str,
     concurrency: int, budget_usd: float | None, max_samples: int | None, max_tokens: int, timeout_s: float,
-    max_retries: int, prices_file: Path | None, stale_after_s: float, base_url: str | None,
+    max_retries: int, prices_file: Path | None, stale_after_s: float, base_url: str | None, require_llm: bool,
 ) -> None:
     """Score sampled calls against the rubrics: rule checks, and the LLM judge when configured.
 
     Every judgment is unique per (sample, rubric version, judge model): re-running never
     judges twice, a crashed run is resumed by the next one, and several workers can share
     one PostgreSQL store. Without ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL) the LLM
-    criteria are unscored ("no judge configured") while rule checks still score.
+    criteria are skipped (unscored, "no judge configured") and verdicts rest on rule
+    checks alone: judge_model "none", a "partial: …" reason on each, "rules only" in the
+    app, `tastevin runs` and `tastevin alert`; samples an LLM already judged are left
+    alone. --require-llm refuses to start that way.
     Exits 0 when the run(s) ended, 2 on a configuration or store error.
     """
     from reviewer.store import ensure_schema, make_engine
@@ -139,9 +160,14 @@ def judge(
     prices = PriceTable.load(prices_file)
     api_key = os.environ.get("ANTHROPIC_API_KEY") or None
     async_client = make_client(api_key=api_key, base_url=base_url, timeout_s=timeout_s, max_retries=max_retries)
+    if async_client is None and require_llm:
+        raise ConfigError("--require-llm (TASTEVIN_JUDGE_REQUIRE_LLM) is set but no LLM judge is configured: set "
+                          "ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL for a compatible gateway), or drop --require-llm "
+                          "to record rules-only verdicts")
     if async_client is None:
         click.echo("note: no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL: LLM criteria are recorded as unscored "
-                   "('no judge configured'); rule checks still score.", err=True)
+                   "('no judge configured') and verdicts rest on rule checks alone (judge_model 'none'); "
+                   "use --require-llm to refuse to start without a judge.", err=True)
     options = RunOptions(
         trigger="schedule" if interval_s else "manual", default_model=model or DEFAULT_JUDGE_MODEL,
         max_tokens=max_tokens, output=output,  # type: ignore[arg-type]
@@ -167,7 +193,7 @@ def judge(
                                   progress=progress)
             finally:
                 progress.close()
-            click.echo(_summary(result.run))
+            click.echo(_summary(result.run, _rules_only(engine, [result.run.id])[result.run.id]))
             return
         import anthropic
 
@@ -177,8 +203,9 @@ def judge(
                                               timeout=timeout_s, max_retries=max_retries)
             collected, pending = collect_batches(engine, client=sync_client, prices=prices,
                                                  worker_id=options.worker_id, lease_s=stale_after_s)
+            found = _rules_only(engine, [run.id for run in collected])
             for run in collected:
-                click.echo(_summary(run))
+                click.echo(_summary(run, found.get(run.id)))
             for batch_id in pending:
                 click.echo(f"batch {batch_id} is still processing; collected on a later tick", err=True)
         submitted = submit_batch(engine, rubrics, client=sync_client, prices=prices, options=options)
@@ -187,7 +214,7 @@ def judge(
                 click.echo(f"run {submitted.id}: submitted batch {submitted.provider_batch_id} "
                            f"({submitted.judged} judged locally); run again later to collect the results")
             else:
-                click.echo(_summary(submitted))
+                click.echo(_summary(submitted, _rules_only(engine, [submitted.id])[submitted.id]))
 
     try:
         while True:
@@ -214,10 +241,13 @@ def _engine(db_url: str) -> Any:
     return engine
 
 
-def _run_json(run: Any) -> dict[str, Any]:
+def _run_json(run: Any, rules_only: RulesOnly | None) -> dict[str, Any]:
     data = run.model_dump(mode="json")
     scored = run.passed + run.failed
     data["pass_rate"] = run.passed / scored if scored else None
+    # Of the run's judgments of rubrics with LLM criteria, how many were made without an LLM.
+    data["llm_rubric_judgments"] = rules_only.judgments if rules_only else 0
+    data["rules_only_judgments"] = rules_only.rules_only if rules_only else 0
     return data
 
 
@@ -233,23 +263,30 @@ def runs_list(db_url: str, page_size: int, page_token: str | None, as_json: bool
     engine = _engine(db_url)
     try:
         page, next_token = list_runs(engine, page_size=page_size, page_token=page_token)
+        rules_only = _rules_only(engine, [run.id for run in page])
     finally:
         engine.dispose()
     if as_json:
-        click.echo(json.dumps({"runs": [_run_json(r) for r in page], "next_page_token": next_token}, indent=1))
+        click.echo(json.dumps({"runs": [_run_json(r, rules_only.get(r.id)) for r in page], "next_page_token": next_token},
+                              indent=1))
         return
     from rich.console import Console
     from rich.table import Table
 
+    from reviewer.rules_only import RULES_ONLY_LABEL
+
     table = Table("id", "status", "mode", "trigger", "started", "judged", "pass", "fail", "unscored", "pass rate",
-                  "cost $", "stop")
+                  "judge", "cost $", "stop")
     for run in page:
         scored = run.passed + run.failed
         table.add_row(str(run.id), run.status, run.mode, run.trigger,
                       (run.started_at or run.created_at).strftime("%Y-%m-%d %H:%M"), str(run.judged), str(run.passed),
                       str(run.failed), str(run.unscored), f"{run.passed / scored:.1%}" if scored else "—",
-                      f"{run.cost_usd:.4f}", run.stop_reason or "")
+                      rules_only[run.id].judge_label, f"{run.cost_usd:.4f}", run.stop_reason or "")
     Console(width=160).print(table)
+    if any(counts.any for counts in rules_only.values()):
+        click.echo(f"judge 'rules only': {RULES_ONLY_LABEL} (no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL when the "
+                   "run judged); its pass rate rests on rule checks alone")
     if next_token:
         click.echo(f"next page: tastevin runs list --page-token {next_token}")
 
@@ -260,7 +297,11 @@ def runs_list(db_url: str, page_size: int, page_token: str | None, as_json: bool
 @click.option("--limit", type=click.IntRange(1), default=None, help="Show at most this many cases.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: {run: {...}, cases: [...]}.")
 def runs_show(db_url: str, run_id: int, limit: int | None, as_json: bool) -> None:
-    """One run: its totals and per-case results (verdict, output preview, judge latency)."""
+    """One run: its totals and per-case results (verdict, reason, output preview, judge latency).
+
+    The reason says why a case is unscored, or which criteria a pass or a fail skipped
+    (``partial: …``); a line under the totals says when verdicts are rules-only.
+    """
     from reviewer.activity import run_cases
 
     from .runs import get_run
@@ -271,20 +312,21 @@ def runs_show(db_url: str, run_id: int, limit: int | None, as_json: bool) -> Non
         if run is None:
             raise ConfigError(f"no judge run {run_id}: see `tastevin runs list`")
         found = run_cases(engine, run_id, limit=limit)
+        rules_only = _rules_only(engine, [run_id])[run_id]
     finally:
         engine.dispose()
     if as_json:
         cases = [{"sample_id": c.sample_id, "category": c.category, "rubric": c.rubric, "verdict": c.verdict,
                   "reason": c.unscored_reason, "latency_ms": c.latency_ms, "cost_usd": c.cost_usd,
                   "output_preview": c.output_preview, "criteria": c.results} for c in found]
-        click.echo(json.dumps({"run": _run_json(run), "cases": cases}, indent=1))
+        click.echo(json.dumps({"run": _run_json(run, rules_only), "cases": cases}, indent=1))
         return
     from rich.console import Console
     from rich.table import Table
 
-    click.echo(_summary(run))
-    table = Table("verdict", "sample", "category", "rubric", "latency ms", "output (first 200 characters)")
+    click.echo(_summary(run, rules_only))
+    table = Table("verdict", "sample", "category", "rubric", "reason", "latency ms", "output (first 200 characters)")
     for case in found:
-        table.add_row(case.verdict, case.sample_id[:12], case.category, case.rubric,
+        table.add_row(case.verdict, case.sample_id[:12], case.category, case.rubric, case.unscored_reason or "",
                       f"{case.latency_ms:.0f}" if case.latency_ms is not None else "—", case.output_preview)
     Console(width=200).print(table)

@@ -7,9 +7,12 @@ retries). A configuration the judge rejects (401, 403, 404: bad key, unknown mod
 raises :class:`JudgeRejected`, which ends the run.
 
 Verdicts: rule checks always run. LLM criteria are ``unscored`` without a call when no
-judge is configured (``no judge configured``) or the sampled call failed (no output). A
-reply that cannot be read makes the whole judgment ``unscored`` with the reason and the
-raw reply (never a pass or a fail); otherwise :func:`judge.results.combine` decides.
+judge is configured (``no judge configured``; the judgment's judge_model is then
+``none`` and its verdict rests on rule checks alone) or the sampled call failed (no
+output). A reply that cannot be read makes the whole judgment ``unscored`` with the
+reason and the raw reply (never a pass or a fail); otherwise
+:func:`judge.results.combine` decides, and its reason — which criteria were skipped —
+is kept on the judgment whatever the verdict.
 """
 
 from __future__ import annotations
@@ -98,7 +101,12 @@ def judgment_row(
     cost_usd: float | None = None,
     latency_ms: float | None = None,
 ) -> dict[str, Any]:
-    """The ``judgment`` row for a sample; ``bad_reply`` makes it unscored whatever the rules say."""
+    """The ``judgment`` row for a sample; ``bad_reply`` makes it unscored whatever the rules say.
+
+    ``unscored_reason`` is :func:`judge.results.combine`'s reason: why the judgment is
+    unscored, or which criteria a pass or a fail skipped (``partial: …``); None when every
+    criterion was scored.
+    """
     reason: str | None
     if bad_reply is not None:
         verdict, reason = "unscored", f"judge reply unusable: {bad_reply}"
@@ -110,7 +118,8 @@ def judgment_row(
         "rubric_version": target.rubric.version,
         "judge_model": target.judge_model,
         "verdict": verdict,
-        "unscored_reason": reason if verdict == "unscored" else None,
+        # Also beside a pass or a fail: which criteria were skipped ("partial: …").
+        "unscored_reason": reason,
         "criteria": [r.to_json() for r in llm],
         "checks": [r.to_json() for r in rules],
         "raw_reply": raw_reply,

@@ -6,8 +6,9 @@ judge — ends as a :class:`CriterionResult`: ``pass``, ``fail`` or ``unscored``
 ``unscored`` means "this criterion could not be judged" (the call failed so there is no
 output, the expected value is missing from the record, the judge's reply did not parse
 …). It always carries a ``reason``. An unscored criterion never counts as a pass or as a
-fail: :func:`combine` skips it and says how many it skipped, and when nothing could be
-scored the combined verdict is itself ``unscored``.
+fail: :func:`combine` skips it and says which it skipped and why (the judgment keeps that
+reason, so a pass on rule checks alone never looks like a full pass), and when nothing
+could be scored the combined verdict is itself ``unscored``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-__all__ = ["CriterionKind", "CriterionResult", "Verdict", "combine"]
+__all__ = ["PARTIAL_PREFIX", "CriterionKind", "CriterionResult", "Verdict", "combine"]
 
 Verdict = Literal["pass", "fail", "unscored"]
 CriterionKind = Literal["rule", "llm"]
+
+# How the reason of a pass or a fail that skipped some criteria begins.
+PARTIAL_PREFIX = "partial: "
 
 _VERDICTS: tuple[str, ...] = get_args(Verdict)
 _KINDS: tuple[str, ...] = get_args(CriterionKind)
@@ -85,9 +89,11 @@ def combine(results: Iterable[CriterionResult], pass_rule: Mapping[str, Any]) ->
     at least ``min``).
 
     Unscored results are skipped: they never count as a pass or a fail. The returned
-    reason is ``None`` when every criterion was scored; it says how many were skipped
-    (and which) otherwise, and why when the verdict is ``unscored`` because nothing at all
-    could be scored. Raises ValueError for a pass rule it does not know.
+    reason is ``None`` when every criterion was scored. Otherwise it names the skipped
+    criteria and why: ``partial: 2 of 3 criteria unscored: tone, facts (no judge
+    configured)`` beside a pass or a fail decided by the others, ``all 2 criteria
+    unscored: …`` when nothing at all could be scored (the verdict is then ``unscored``).
+    Raises ValueError for a pass rule it does not know.
     """
     mode = pass_rule.get("mode")
     if mode not in ("all", "fraction"):
@@ -104,8 +110,7 @@ def combine(results: Iterable[CriterionResult], pass_rule: Mapping[str, Any]) ->
     if not items:
         return "unscored", "no criteria to score"
     if not scored:
-        details = "; ".join(f"{r.id}: {r.reason}" for r in skipped)
-        return "unscored", f"all {len(items)} criteria unscored: {details}"
+        return "unscored", f"all {len(items)} criteria unscored: {_skipped(skipped)}"
 
     passed = sum(1 for r in scored if r.verdict == "pass")
     if minimum is None:
@@ -115,5 +120,12 @@ def combine(results: Iterable[CriterionResult], pass_rule: Mapping[str, Any]) ->
         verdict = "pass" if passed / len(scored) >= minimum - 1e-9 else "fail"
     if not skipped:
         return verdict, None
-    ids = ", ".join(r.id for r in skipped)
-    return verdict, f"{len(skipped)} of {len(items)} criteria unscored and not counted: {ids}"
+    return verdict, f"{PARTIAL_PREFIX}{len(skipped)} of {len(items)} criteria unscored: {_skipped(skipped)}"
+
+
+def _skipped(results: list[CriterionResult]) -> str:
+    """``a, b (no judge configured); c (expected value missing)``: the ids grouped by reason, in order."""
+    by_reason: dict[str, list[str]] = {}
+    for result in results:
+        by_reason.setdefault(result.reason or "", []).append(result.id)
+    return "; ".join(f"{', '.join(ids)} ({reason})" for reason, ids in by_reason.items())

@@ -6,12 +6,12 @@ block on the database and let SQLAlchemy errors propagate. Nothing here loads a 
 table: listings are keyset-paginated on ``(ts, sample_id)``, and counts are capped,
 so they stay fast at millions of samples.
 
-**A sample's verdict** follows ``reviewer.queries`` (see ``reviewer/queries/_counts.py``):
-per rubric only the sample's latest judgment counts (newest ``created_at``, then highest
-``id``); the sample fails when one of those fails, passes when none fails and one passes,
-is ``unscored`` when all are unscored, and has no verdict (``None``) without judgments.
-Here it is a correlated SQL expression (:func:`verdict_code`), evaluated only for the
-rows a page needs, so a listing never ranks the whole judgment table.
+**A sample's verdict** is the one rule of ``reviewer.store.verdicts`` (per rubric the
+judgment that counts is the newest, at the same instant the worst, then the highest
+``id``; any fail fails, else any pass passes, else unscored; ``None`` without
+judgments), used here as correlated SQL (:func:`verdict_code`), evaluated only for the
+rows a page needs, so a listing never ranks the whole judgment table. The statistics
+read the same verdict from the table ``sample_verdict``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from .errors import ConfigError
 from .store import Alert, JudgeRun, Judgment, Review, Rubric, Sample
+from .store import verdicts
 from .store.verdicts import VERDICT_CODES
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "filter_conditions",
     "filter_options",
     "get_sample",
+    "judgment_views",
+    "judgments_statement",
     "latest_sample_ts",
     "list_samples",
     "message_text",
@@ -89,28 +92,15 @@ class SampleFilters:
 def verdict_code(rubric: str | None = None) -> sa.ScalarSelect[Any]:
     """The verdict of the enclosing query's ``sample`` row as a number: 2 fail, 1 pass, 0 unscored, NULL none.
 
-    The largest code among the sample's latest judgment per rubric (only ``rubric``'s
-    when given), which is exactly the combination rule of the module docstring. A
-    correlated scalar subquery: two index probes on ``judgment.sample_id`` per sample.
+    ``reviewer.store.verdicts.sample_verdict_code`` of ``sample.sample_id`` (only
+    ``rubric``'s judgments when given).
     """
-    j = JUDGMENT.alias("j")
-    newer = JUDGMENT.alias("newer")
-    superseded = sa.exists().where(
-        newer.c.sample_id == j.c.sample_id,
-        newer.c.rubric_name == j.c.rubric_name,
-        sa.or_(newer.c.created_at > j.c.created_at, sa.and_(newer.c.created_at == j.c.created_at, newer.c.id > j.c.id)),
-    )
-    code = sa.case((j.c.verdict == "fail", 2), (j.c.verdict == "pass", 1), else_=0)
-    conditions: list[sa.ColumnElement[bool]] = [j.c.sample_id == SAMPLE.c.sample_id, ~superseded]
-    if rubric is not None:
-        conditions.append(j.c.rubric_name == rubric)
-    return sa.select(sa.func.max(code)).where(*conditions).scalar_subquery()
+    return verdicts.sample_verdict_code(SAMPLE.c.sample_id, rubric)
 
 
 def verdict_expression(rubric: str | None = None) -> sa.ColumnElement[Any]:
     """The verdict of the enclosing query's ``sample`` row: ``'pass'``, ``'fail'``, ``'unscored'`` or NULL."""
-    return sa.case({code: verdict for verdict, code in VERDICT_CODES.items()}, value=verdict_code(rubric),
-                   else_=sa.null())
+    return verdicts.sample_verdict(SAMPLE.c.sample_id, rubric)
 
 
 def _like_escape(text: str) -> str:
@@ -274,7 +264,12 @@ def count_samples(engine: Engine, filters: SampleFilters, *, cap: int = DEFAULT_
 
 @dataclass(frozen=True, slots=True)
 class JudgmentView:
-    """A judgment of a sample; ``latest`` is True when it is the one that counts for its rubric."""
+    """A judgment of a sample; ``latest`` is True when it is the one that counts for its rubric.
+
+    ``unscored_reason`` says why the judgment is unscored, or — for a pass or a fail — which
+    criteria were skipped (``partial: …``). ``rules_only``: made without an LLM although the
+    rubric has LLM criteria (``reviewer.store.verdicts.rules_only``).
+    """
 
     id: int
     rubric_name: str
@@ -290,6 +285,7 @@ class JudgmentView:
     run_id: int | None
     created_at: datetime
     latest: bool
+    rules_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,17 +309,24 @@ class SampleDetail:
     reviews: tuple[ReviewView, ...] = field(default_factory=tuple)
 
 
+def judgments_statement() -> sa.Select[Any]:
+    """``SELECT`` of every ``judgment`` column plus ``latest`` (the judgment counts for its rubric) and
+    ``rules_only`` (made without the LLM its rubric asks for): the rows :func:`judgment_views` takes.
+    Add the ``WHERE``."""
+    return sa.select(JUDGMENT, verdicts.counts(JUDGMENT).label("latest"),
+                     verdicts.rules_only(JUDGMENT).label("rules_only"))
+
+
 def judgment_views(rows: Sequence[sa.Row[Any]]) -> tuple[JudgmentView, ...]:
-    """Judgment rows (all columns) as views ordered by rubric, newest first, the latest per rubric flagged."""
-    ordered = sorted(rows, key=lambda r: (r.rubric_name, -r.created_at.timestamp(), -r.id))
-    seen: set[str] = set()
-    views = []
-    for r in ordered:
-        views.append(JudgmentView(r.id, r.rubric_name, r.rubric_version, r.judge_model, r.verdict, r.unscored_reason,
-                                  list(r.criteria or ()), list(r.checks or ()), r.raw_reply, r.cost_usd, r.latency_ms,
-                                  r.run_id, r.created_at, r.rubric_name not in seen))
-        seen.add(r.rubric_name)
-    return tuple(views)
+    """Rows of :func:`judgments_statement` as views by rubric: the one that counts first, then newest first."""
+    ordered = sorted(rows, key=lambda r: (r.rubric_name, not r.latest, -r.created_at.timestamp(),
+                                          -VERDICT_CODES.get(r.verdict, 0), -r.id))
+    return tuple(
+        JudgmentView(r.id, r.rubric_name, r.rubric_version, r.judge_model, r.verdict, r.unscored_reason,
+                     list(r.criteria or ()), list(r.checks or ()), r.raw_reply, r.cost_usd, r.latency_ms,
+                     r.run_id, r.created_at, bool(r.latest), bool(r.rules_only))
+        for r in ordered
+    )
 
 
 def get_sample(engine: Engine, sample_id: str) -> SampleDetail | None:
@@ -335,7 +338,7 @@ def get_sample(engine: Engine, sample_id: str) -> SampleDetail | None:
         ).first()
         if row is None:
             return None
-        judgments = connection.execute(sa.select(JUDGMENT).where(JUDGMENT.c.sample_id == sample_id)).all()
+        judgments = connection.execute(judgments_statement().where(JUDGMENT.c.sample_id == sample_id)).all()
         reviews = connection.execute(
             sa.select(REVIEW).where(REVIEW.c.sample_id == sample_id).order_by(REVIEW.c.created_at.desc(), REVIEW.c.id.desc())
         ).all()

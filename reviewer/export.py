@@ -16,16 +16,21 @@ One JSON object per line, UTF-8, keys in this order, ``"schema": "tastevin.eval/
      "rubric": [{"name", "version", "criteria", "checks", "pass_rule"}, ...],
      "verdict": "pass" | "fail" | "unscored" | null,  # the sample's verdict
      "verdicts": [{"rubric", "rubric_version", "judge_model", "verdict", "unscored_reason",
-                   "criteria": [...], "checks": [...], "run_id", "judged_at"}, ...],
+                   "rules_only", "criteria": [...], "checks": [...], "run_id", "judged_at"}, ...],
      "review": {"reviewer", "verdict", "agrees_with_judge", "note", "reviewed_at"} | null,
      "attributes": {...}}
 
-* ``verdicts`` holds the judgments that count — the latest per rubric (newest
-  ``created_at``, then highest id) — sorted by rubric name; with a rubric filter, only
-  that rubric's. ``criteria`` / ``checks`` are the judge's per-criterion results
-  (``{"id", "kind", "verdict", "explanation", "reason"}``).
-* ``verdict`` combines them as everywhere in Tastevin: ``fail`` if one fails, else
-  ``pass`` if one passes, else ``unscored``; ``null`` when the sample was never judged.
+* ``verdicts`` holds the judgments that count — one per rubric, by the rule of
+  ``reviewer.store.verdicts`` (newest ``created_at``, at the same instant the worst
+  verdict, then highest id) — sorted by rubric name; with a rubric filter, only that
+  rubric's. ``criteria`` / ``checks`` are the judge's per-criterion results
+  (``{"id", "kind", "verdict", "explanation", "reason"}``). ``unscored_reason`` says why
+  an unscored judgment is unscored, and for a pass or a fail which criteria were skipped
+  (``partial: 2 of 3 criteria unscored: …``); ``rules_only`` is true when the judgment
+  was made without an LLM although the rubric has LLM criteria (judge_model ``none``).
+* ``verdict`` is the sample's verdict by that same rule, computed by the same SQL as the
+  Samples page and the statistics: ``fail`` if one of ``verdicts`` fails, else ``pass``
+  if one passes, else ``unscored``; ``null`` when the sample was never judged.
 * ``rubric`` lists the rubric versions of ``verdicts`` as stored in the ``rubric`` table
   (``criteria``, ``checks``, ``pass_rule`` are ``null`` for a version the table lacks),
   so a line can be graded again with the same rubric.
@@ -54,7 +59,17 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .browse import JUDGMENT, REVIEW, RUBRIC, SAMPLE, SampleFilters, judgment_views, page_statement
+from .browse import (
+    JUDGMENT,
+    REVIEW,
+    RUBRIC,
+    SAMPLE,
+    SampleFilters,
+    judgment_views,
+    judgments_statement,
+    page_statement,
+    verdict_expression,
+)
 
 __all__ = ["EXPORT_SCHEMA", "ExpectedFrom", "export_jsonl", "iter_export_rows", "write_jsonl"]
 
@@ -70,14 +85,6 @@ def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _combined(verdicts: list[str]) -> str | None:
-    if not verdicts:
-        return None
-    if "fail" in verdicts:
-        return "fail"
-    return "pass" if "pass" in verdicts else "unscored"
 
 
 def iter_export_rows(
@@ -98,7 +105,7 @@ def iter_export_rows(
         raise ValueError(f"limit must not be negative, got {limit}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    columns = [SAMPLE.c[name] for name in _SAMPLE_COLUMNS]
+    columns = [*(SAMPLE.c[name] for name in _SAMPLE_COLUMNS), verdict_expression(filters.rubric).label("verdict")]
     rubrics: dict[tuple[str, str], dict[str, Any]] = {}
     after: tuple[datetime, str] | None = None
     left = limit
@@ -125,7 +132,7 @@ def _lines(
     expected_from: ExpectedFrom,
 ) -> list[dict[str, Any]]:
     ids = [row.sample_id for row in page]
-    judgment_query = sa.select(JUDGMENT).where(JUDGMENT.c.sample_id.in_(ids))
+    judgment_query = judgments_statement().where(JUDGMENT.c.sample_id.in_(ids))
     if rubric is not None:
         judgment_query = judgment_query.where(JUDGMENT.c.rubric_name == rubric)
     judgments: dict[str, list[sa.Row[Any]]] = {}
@@ -149,7 +156,7 @@ def _lines(
     out = []
     for row in page:
         views = latest.get(row.sample_id, [])
-        verdict = _combined([v.verdict for v in views])
+        verdict = row.verdict
         review = reviews.get(row.sample_id)
         expected, source = None, None
         if review is not None:
@@ -172,7 +179,8 @@ def _lines(
             "verdict": verdict,
             "verdicts": [
                 {"rubric": v.rubric_name, "rubric_version": v.rubric_version, "judge_model": v.judge_model,
-                 "verdict": v.verdict, "unscored_reason": v.unscored_reason, "criteria": v.criteria,
+                 "verdict": v.verdict, "unscored_reason": v.unscored_reason, "rules_only": v.rules_only,
+                 "criteria": v.criteria,
                  "checks": v.checks, "run_id": v.run_id, "judged_at": _iso(v.created_at)}
                 for v in views
             ],

@@ -1,7 +1,8 @@
 """People check the judge: a queue of judgments to review, recording reviews, agreement.
 
-* :func:`review_queue` — the latest judgment of each (sample, rubric) that no one has
-  reviewed yet (no ``review`` row points at it), newest first;
+* :func:`review_queue` — the judgment that counts for each (sample, rubric) (the rule of
+  ``reviewer.store.verdicts``) that no one has reviewed yet (no ``review`` row points at
+  it), most recently judged first;
 * :func:`record_review` — a person's verdict (pass/fail) on a judged sample, whether it
   agrees with the judge, and a note, into the ``review`` table;
 * :func:`agreement_by_rubric` — per rubric, judge against people: Cohen's κ, the share of
@@ -28,7 +29,7 @@ from sqlalchemy.engine import Engine
 from .errors import TastevinError
 from .browse import JUDGMENT, REVIEW, SAMPLE
 from .stats import DEFAULT_MIN_SAMPLES, RateEstimate, Status, rate_estimate
-from .store import utc_now
+from .store import utc_now, verdicts
 
 __all__ = [
     "Agreement",
@@ -122,15 +123,9 @@ def _queue_conditions(
     *, rubric: str | None, verdict: str | None, category: str | None, include_unscored: bool
 ) -> list[sa.ColumnElement[bool]]:
     j = JUDGMENT.c
-    newer = JUDGMENT.alias("newer")
-    superseded = sa.exists().where(
-        newer.c.sample_id == j.sample_id,
-        newer.c.rubric_name == j.rubric_name,
-        sa.or_(newer.c.created_at > j.created_at, sa.and_(newer.c.created_at == j.created_at, newer.c.id > j.id)),
-    )
     # Both review.sample_id and review (judgment_id, reviewer) are indexed.
     reviewed = sa.exists().where(REVIEW.c.sample_id == j.sample_id, REVIEW.c.judgment_id == j.id)
-    conditions = [~superseded, ~reviewed]
+    conditions = [verdicts.counts(JUDGMENT), ~reviewed]
     if rubric is not None:
         conditions.append(j.rubric_name == rubric)
     if verdict is not None:

@@ -43,6 +43,12 @@ def test_each_command_exists_with_its_flags(service: str) -> None:
     assert context.params is not None
 
 
+def test_the_judge_refuses_to_run_without_an_llm() -> None:
+    """A missing ANTHROPIC_API_KEY must stop the judge, not start one that records rules-only passes."""
+    command, rest = find_command(TASTEVIN["judge"]["command"])
+    assert command.make_context(command.name, list(rest)).params["require_llm"] is True
+
+
 def test_every_tastevin_variable_is_read_by_someone() -> None:
     from sampler._settings import SamplerSettings
 

@@ -79,8 +79,12 @@ def alert(
     Exit code: 1 when any alert condition holds (new, still open or cooling down), 0 when
     none does, 2 on an error — so CI can gate on it, e.g.
     `tastevin alert --check score_drop --min-drop 0.05`.
+
+    When verdicts in a window were made on rule checks alone (no LLM judge configured
+    when they were judged), a note says so: their pass rates are not the rubrics'.
     """
     from ..queries import TimeWindow
+    from ..rules_only import window_rules_only
     from ..store import ensure_schema, make_engine
     from .rules import AlertRules, evaluate
     from .state import apply_checks, deliver_pending
@@ -105,12 +109,15 @@ def alert(
             current = TimeWindow(end - window, end)
             before = TimeWindow(current.start - baseline, current.start)
             checks = evaluate(engine, current=current, baseline=before, rules=rules)
+            rules_only = {"current": window_rules_only(engine, current), "baseline": window_rules_only(engine, before)}
             applied = apply_checks(engine, checks, cooldown=cooldown, webhook=webhook_url is not None)
             delivered = deliver_pending(engine, webhook_url) if webhook_url else []
             holding = any(check.firing for check in checks)
             if as_json:
                 click.echo(json.dumps({
                     "current": str(current), "baseline": str(before), "firing": holding,
+                    "rules_only": {name: {"judgments": counts.judgments, "rules_only": counts.rules_only}
+                                   for name, counts in rules_only.items()},
                     "fired": [a.key for a in applied.fired], "still_firing": [a.key for a in applied.still_firing],
                     "resolved": [a.key for a in applied.resolved], "delivered": [a.key for a in delivered],
                     "checks": [_check_json(c) for c in checks],
@@ -126,6 +133,10 @@ def alert(
                         click.echo(f"{label}: {', '.join(a.key for a in alerts)}")
                 if webhook_url:
                     click.echo(f"delivered to the webhook: {len(delivered)}")
+                for name, counts in rules_only.items():
+                    note = counts.note(f"in the {name} window")
+                    if note:
+                        click.echo(f"note: {note}")
             sys.stdout.flush()
             if every is None or stop.wait(every.total_seconds()):
                 break

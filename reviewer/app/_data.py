@@ -13,7 +13,7 @@ from datetime import datetime
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from reviewer import activity, browse, queries, reviews, series, stats
+from reviewer import activity, browse, queries, reviews, rules_only, series, stats
 from reviewer.store import ensure_schema, make_engine
 
 TTL_S = 60
@@ -153,3 +153,13 @@ def record_review(db_url: str, *, judgment_id: int, reviewer: str, verdict: str,
 def clear_after_review() -> None:
     for cached in (queue, queue_size, agreement, sample):
         cached.clear()
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def window_rules_only(db_url: str, start: datetime, end: datetime) -> rules_only.RulesOnly:
+    return rules_only.window_rules_only(engine(db_url), _window(start, end))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def runs_rules_only(db_url: str, run_ids: tuple[int, ...]) -> dict[int, rules_only.RulesOnly]:
+    return rules_only.runs_rules_only(engine(db_url), run_ids)

@@ -10,7 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from reviewer.browse import JudgmentView, SampleDetail, SampleFilters, SampleRow, Verdict
+from reviewer.rules_only import RULES_ONLY_LABEL
 
+from . import _data
 from ._state import Context
 
 VERDICT_LABELS = {"pass": "pass", "fail": "fail", "unscored": "unscored", None: "not judged"}
@@ -27,6 +29,21 @@ def verdict_label(verdict: str | None) -> str:
 def verdict_badge(verdict: str | None) -> str:
     """The verdict as a coloured Markdown badge (for text)."""
     return f":{BADGE_COLORS.get(verdict, 'gray')}-badge[{verdict_label(verdict)}]"
+
+
+RULES_ONLY_BADGE = f":orange-badge[{RULES_ONLY_LABEL}]"
+
+
+def rules_only_notice(ctx: Context) -> None:
+    """A warning, led by the "rules only" badge, when verdicts of the current or baseline window
+    were made on rule checks alone (no LLM judge configured when they were judged); nothing otherwise."""
+    shares = [share for name, window in (("current", ctx.current), ("baseline", ctx.baseline))
+              if (share := _data.window_rules_only(ctx.db_url, *window).share(f"in the {name} window"))]
+    if shares:
+        lines = [share[:1].upper() + share[1:] + "." for share in shares]
+        st.warning(f"{RULES_ONLY_BADGE} " + "  \n".join(lines) + "  \nTheir pass rates are the rule checks' alone: "
+                   "give the judge ANTHROPIC_API_KEY (and --require-llm) to judge the LLM criteria.",
+                   icon=":material/rule:")
 
 
 def _parts(parts: Any) -> None:
@@ -78,13 +95,14 @@ def render_judgment(judgment: JudgmentView, *, highlight: bool = False) -> None:
     with st.container(border=True):
         state = "" if judgment.latest else " · superseded"
         marker = ":material/arrow_forward: " if highlight else ""
+        rules_only = f" {RULES_ONLY_BADGE}" if judgment.rules_only else ""
         st.markdown(f"{marker}**{judgment.rubric_name}**@`{judgment.rubric_version}` · {judgment.judge_model} · "
-                    f"{verdict_badge(judgment.verdict)}{state}")
+                    f"{verdict_badge(judgment.verdict)}{rules_only}{state}")
         st.caption(f"judged {judgment.created_at:%Y-%m-%d %H:%M:%S} UTC · run {judgment.run_id or '—'} · "
                    f"cost ${judgment.cost_usd or 0:.4f}")
-        if judgment.unscored_reason:
-            st.warning(f"Unscored: {judgment.unscored_reason}" if judgment.verdict == "unscored"
-                       else f"Not counted: {judgment.unscored_reason}")
+        if judgment.unscored_reason:  # unscored: why; a pass or a fail: the criteria it skipped ("partial: …")
+            reason = judgment.unscored_reason
+            st.warning(f"Unscored: {reason}" if judgment.verdict == "unscored" else reason[:1].upper() + reason[1:])
         lines = criteria_lines(judgment)
         if lines:
             st.markdown("\n".join(lines))
@@ -96,8 +114,9 @@ def render_judgment(judgment: JudgmentView, *, highlight: bool = False) -> None:
 def render_sample(detail: SampleDetail, *, highlight_judgment: int | None = None) -> None:
     """A whole sample: conversation, the judgments (latest per rubric first), the reviews."""
     sample = detail.sample
+    rules_only = f" {RULES_ONLY_BADGE}" if any(j.latest and j.rules_only for j in detail.judgments) else ""
     st.markdown(f"**{sample['category']}** · {sample['request_model']} · {sample['ts']:%Y-%m-%d %H:%M:%S} UTC · "
-                f"verdict {verdict_badge(detail.verdict)}  \n`{sample['sample_id']}`")
+                f"verdict {verdict_badge(detail.verdict)}{rules_only}  \n`{sample['sample_id']}`")
     conversation, verdicts = st.columns([3, 2])
     with conversation:
         render_conversation(sample)

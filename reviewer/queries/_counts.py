@@ -1,7 +1,8 @@
 """Per-category verdict counts of a time window, aggregated in SQL (SQLite and PostgreSQL).
 
 What a sample's verdict is, when it has several judgments (several rubrics, rubric
-versions or judge models):
+versions or judge models) — the one rule of ``reviewer.store.verdicts``, which every
+reader uses:
 
 1. per rubric (``rubric_name``), only the sample's **latest** judgment counts — newest
    ``created_at``; a new rubric version or a re-judgment by another model supersedes the

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +183,78 @@ def test_cli_judge_rejects_bad_settings(sqlite_url: str, tmp_path: Path) -> None
     prices.write_text("my-model: {input: cheap}\n")
     bad = CliRunner().invoke(cli, ["judge", "--db", sqlite_url, "--prices", str(prices)])
     assert "my-model.input: must be a number" in str(bad.exception)
+
+
+# --- judging without an LLM says so -----------------------------------------------------------
+
+
+def _tastevin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The installed `tastevin` entry point (its exit code is what a container's supervisor sees)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "TASTEVIN_"))}
+    return subprocess.run([str(Path(sys.executable).with_name("tastevin")), *args], env=clean | env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(("flag", "env"), [("--require-llm", {}), (None, {"TASTEVIN_JUDGE_REQUIRE_LLM": "1"})],
+                         ids=["flag", "env"])
+def test_require_llm_refuses_to_start_without_a_judge(store: Engine, sqlite_url: str, flag: str | None,
+                                                      env: dict[str, str]) -> None:
+    seed(store, records(2))
+    result = _tastevin("judge", "--once", "--db", sqlite_url, *([flag] if flag else []),
+                       env=env | {"ANTHROPIC_API_KEY": ""})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "error: --require-llm (TASTEVIN_JUDGE_REQUIRE_LLM) is set but no LLM judge is configured: set "
+        "ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL for a compatible gateway), or drop --require-llm to record "
+        "rules-only verdicts")
+    with Session(store) as session:
+        assert session.exec(select(Judgment)).all() == [] and session.exec(select(JudgeRun)).all() == []
+
+
+def test_require_llm_judges_when_a_judge_is_configured(store: Engine, sqlite_url: str, tmp_path: Path) -> None:
+    seed(store, records(2))
+    rubrics = tmp_path / "rubrics"
+    rubrics.mkdir()
+    (rubrics / "support.yaml").write_text(SUPPORT_RUBRIC)
+    with FakeAnthropicServer(verdicts_responder()) as server:
+        env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "sk-ant-test", "TASTEVIN_JUDGE_REQUIRE_LLM": "1"}
+        result = _invoke("judge", "--once", "--db", sqlite_url, "--rubrics", str(rubrics), env=env)
+        assert len(server.requests) == 2
+    assert result.exit_code == 0, result.output
+    assert "judged 2 — pass 2" in result.output and "rules only" not in result.output
+
+
+def test_runs_say_when_verdicts_are_rules_only(store: Engine, sqlite_url: str, tmp_path: Path) -> None:
+    seed(store, records(2))
+    rubrics = tmp_path / "rubrics"
+    rubrics.mkdir()
+    (rubrics / "support.yaml").write_text(SUPPORT_RUBRIC)
+    (rubrics / "rules.yaml").write_text(RULES_ONLY_RUBRIC)
+    no_key = {"ANTHROPIC_BASE_URL": "", "ANTHROPIC_API_KEY": ""}
+    first = _invoke("judge", "--once", "--db", sqlite_url, "--rubrics", str(rubrics), env=no_key)
+    note = ("rules only — LLM criteria not judged: all 2 verdicts of run 1 rest on rule checks alone "
+            "(judge_model none: judged without ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL)")
+    assert "judged 4 — pass 4" in first.output and note in first.output
+    assert "verdicts rest on rule checks alone (judge_model 'none')" in first.stderr
+    seed(store, records(1, start=2))
+    with FakeAnthropicServer(verdicts_responder()) as server:
+        env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "sk-ant-test"}
+        second = _invoke("judge", "--once", "--db", sqlite_url, "--rubrics", str(rubrics), env=env)
+    # The LLM judges what was rules-only (its judgments supersede those) and the new sample.
+    assert "judged 4 — pass 4" in second.output and "rules only" not in second.output
+
+    listed = json.loads(_invoke("runs", "list", "--db", sqlite_url, "--json").output)["runs"]
+    assert [(r["id"], r["llm_rubric_judgments"], r["rules_only_judgments"]) for r in listed] == [(2, 3, 0), (1, 2, 2)]
+    table = _invoke("runs", "list", "--db", sqlite_url).output
+    rows = {line.split("│")[1].strip(): line for line in table.splitlines() if line.count("│") > 5}
+    assert "rules only" in rows["1"] and "rules only" not in rows["2"] and " LLM " in rows["2"]
+    assert "judge 'rules only': rules only — LLM criteria not judged" in table
+
+    shown = _invoke("runs", "show", "1", "--db", sqlite_url)
+    assert note in shown.output
+    reason = "partial: 2 of 3 criteria unscored: acknowledges_issue, clear_next_steps (no judge configured)"
+    cases = json.loads(_invoke("runs", "show", "1", "--db", sqlite_url, "--json").output)["cases"]
+    assert sorted((c["rubric"].split("@")[0], c["verdict"], c["reason"]) for c in cases) == [
+        ("rules-only", "pass", None), ("rules-only", "pass", None), ("support", "pass", reason),
+        ("support", "pass", reason)]
+    assert "partial: 2 of 3" in shown.output  # the table's reason column

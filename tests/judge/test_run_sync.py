@@ -17,7 +17,7 @@ from judge.pricing import PriceTable
 from judge.rubric import Rubric, parse_rubric
 from judge.runner import RunOptions, run_sync
 from judge.testing import FakeAnthropicServer, Reply, verdicts_responder
-from reviewer.store import JudgeClaim, JudgeRun, Judgment
+from reviewer.store import JudgeClaim, JudgeRun, Judgment, Sample, SampleVerdict
 from tests.judge.conftest import RULES_ONLY_RUBRIC, judge_client, records, seed
 
 PRICES = PriceTable.load()
@@ -209,12 +209,38 @@ def test_without_a_judge_rule_checks_still_score(store: Engine, support_rubric: 
     assert {j.judge_model for j in judgments} == {NO_JUDGE_MODEL}
     support = [j for j in judgments if j.rubric_name == "support"]
     assert all(c["verdict"] == "unscored" and c["reason"] == "no judge configured" for j in support for c in j.criteria)
-    assert all(j.unscored_reason is None for j in judgments)  # rule checks decided the verdict
+    # Rule checks decided the verdict, and the judgment says what it skipped.
+    assert {j.unscored_reason for j in support} == {
+        "partial: 2 of 3 criteria unscored: acknowledges_issue, clear_next_steps (no judge configured)"}
+    assert all(j.unscored_reason is None for j in judgments if j.rubric_name == "rules-only")
     # A judge configured later judges the LLM criteria (a new judge model); rules-only is done.
     with FakeAnthropicServer(verdicts_responder()) as server:
         later = _run(store, [support_rubric, rules_only], server)
         assert len(server.requests) == 2
     assert later.judged == 2
+
+
+def test_a_judge_without_a_key_leaves_the_llm_verdicts_alone(store: Engine, support_rubric: Rubric) -> None:
+    """A worker started without a key must not bury the LLM's verdicts under newer rules-only ones."""
+    ids = seed(store, records(3))
+    fails = lambda ident, text: "fail" if ident == "clear_next_steps" else "pass"  # noqa: E731
+    with FakeAnthropicServer(verdicts_responder(fails)) as server:
+        first = _run(store, [support_rubric], server)
+    assert (first.judged, first.failed) == (3, 3)
+    seed(store, records(1, start=3))
+    later = _run(store, [support_rubric], None)
+    assert (later.judged, later.passed) == (1, 1)  # only the new sample, on rule checks alone
+    judgments = _judgments(store)
+    assert sorted((j.sample_id, j.judge_model) for j in judgments if j.judge_model == NO_JUDGE_MODEL) == [
+        (sample_id, NO_JUDGE_MODEL) for sample_id in sorted(set(_sample_ids(store)) - set(ids))]
+    with Session(store) as session:
+        verdicts = {row.sample_id: row.verdict for row in session.exec(select(SampleVerdict))}
+    assert [verdicts[sample_id] for sample_id in ids] == ["fail"] * 3
+
+
+def _sample_ids(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.execute(sa.select(Sample.sample_id)).scalars())  # type: ignore[call-overload]
 
 
 def test_failed_calls_get_rule_results_without_a_judge_call(store: Engine, support_rubric: Rubric) -> None:

@@ -77,7 +77,7 @@ def _line(record: dict[str, Any], *, verdict: str | None, expected: str | None =
     """The documented line for ``record`` (keys in the documented order)."""
     verdicts = [] if verdict is None else [{
         "rubric": "support", "rubric_version": "v1", "judge_model": "judge-x", "verdict": verdict,
-        "unscored_reason": None, "criteria": _result(verdict), "checks": [], "run_id": None,
+        "unscored_reason": None, "rules_only": False, "criteria": _result(verdict), "checks": [], "run_id": None,
         "judged_at": "2026-11-02T00:00:00.000000Z"}]
     return {
         "schema": "tastevin.eval/v1",

@@ -14,6 +14,7 @@ STATUSES = {"firing": "firing", "resolved": "resolved", "all": None}
 def main() -> None:
     ctx = context()
     st.title("Alerts")
+    _views.rules_only_notice(ctx)
     left, right = st.columns(2)
     status = left.radio("Status", list(STATUSES), horizontal=True, key="alerts_status")
     kind = right.selectbox("Kind", [_views.ANY, "score_drop", "drift", "volume"], key="alerts_kind")

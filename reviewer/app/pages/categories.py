@@ -32,6 +32,7 @@ def changes_frame(changes: list[CategoryChange]) -> pd.DataFrame:
 def main() -> None:
     ctx = context()
     st.title("Categories")
+    _views.rules_only_notice(ctx)
     changes = _data.changes(ctx.db_url, ctx.current, ctx.baseline, ctx.min_samples, ctx.alpha)
     if not changes:
         st.info("No samples in these windows.")

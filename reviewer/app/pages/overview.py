@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from reviewer.app import _charts, _data
+from reviewer.app import _charts, _data, _views
 from reviewer.app._state import context, fmt_rate
 from reviewer.series import Bucket
 
@@ -15,6 +15,7 @@ from reviewer.series import Bucket
 def main() -> None:
     ctx = context()
     st.title("Overview")
+    _views.rules_only_notice(ctx)
     summary = _data.overall(ctx.db_url, *ctx.current, ctx.min_samples)
     rate = summary.pass_rate
     cols = st.columns(4)

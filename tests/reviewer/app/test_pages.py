@@ -150,7 +150,7 @@ def test_runs(open_app: OpenApp, seeded: Seeded) -> None:
     assert runs.value["run"].tolist() == [seeded.run_id] and runs.value["judged"].tolist() == [208]
     assert len(cases.value) == 200 and set(cases.value["rubric"]) <= {"support@v1", "support@v0"}
     app.selectbox(key="runs_verdict").select("unscored").run()
-    assert app.dataframe[1].value["unscored reason"].tolist() == ["all 2 criteria unscored: reply did not parse"]
+    assert app.dataframe[1].value["reason"].tolist() == ["all 2 criteria unscored: reply did not parse"]
     assert app.button(key="runs_next").disabled
 
 
