@@ -167,7 +167,12 @@ class Record(TypedDict):
 #: The record's field names, in wire order.
 FIELDS: tuple[str, ...] = tuple(Record.__annotations__)
 #: The fields a converter fills (:class:`CallFields`, without the optional span extras).
-CALL_FIELDS: tuple[str, ...] = tuple(sorted(CallFields.__required_keys__, key=FIELDS.index))
+# (Python 3.11 cannot see NotRequired in __required_keys__ under postponed annotations.)
+CALL_FIELDS: tuple[str, ...] = tuple(
+    name
+    for name, hint in typing.get_type_hints(CallFields, include_extras=True).items()
+    if typing.get_origin(hint) is not NotRequired
+)
 USAGE_KEYS: tuple[str, ...] = tuple(Usage.__annotations__)
 
 

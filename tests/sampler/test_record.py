@@ -122,3 +122,24 @@ def test_rfc3339_stays_right_when_another_worker_runs_between_any_two_lines(stop
     # and whatever the cache holds now is a consistent pair
     assert record.rfc3339(first * 1_000_000_000 + 7000) == _reference_ts(first)
     assert record.rfc3339(second * 1_000_000_000 + 7000) == _reference_ts(second)
+
+
+# -- one definition: the typed record, and the JSON Schema shipped for other languages ------
+def test_the_shipped_json_schema_describes_the_typed_record() -> None:
+    from sampler import record
+
+    schema = sampler.json_schema()
+    fields = record.wire_fields()
+    assert list(schema["properties"]) == [f.name for f in fields] == list(record.FIELDS)
+    assert sorted(schema["required"]) == sorted(f.name for f in fields if not f.nullable)
+    for field in fields:
+        assert schema["properties"][field.name]["type"] == ([field.kind, "null"] if field.nullable else field.kind), field
+    nested = {"usage": record.Usage, "error": record.ErrorInfo, "sampling": record.Sampling}
+    for name, typed in nested.items():
+        assert list(schema["properties"][name]["properties"]) == list(typed.__annotations__), name
+        assert sorted(schema["properties"][name]["required"]) == sorted(typed.__required_keys__), name
+    # The converters fill the call fields; build adds the rest.
+    assert set(record.CALL_FIELDS) < set(record.FIELDS)
+    assert set(record.FIELDS) - set(record.CALL_FIELDS) == {
+        "schema", "sample_id", "app", "env", "release", "category", "sampling", "redactions", "truncated", "attributes"
+    }  # fmt: skip
