@@ -161,6 +161,7 @@ class Sampler:
         self._taken = 0
         self._settled = 0
         self._settled_all = threading.Condition(self._lock)
+        self._flush_waiting = 0  # flush() calls waiting on _settled_all (under _lock)
         self._holding = 0  # 1 while the worker holds a record (stats only)
         self._retry: _Encoded | None = None  # taken, refused with RETRY, offered again after backoff
         self._thread: threading.Thread | None = None
@@ -229,7 +230,7 @@ class Sampler:
                 if type(reason) is not str:
                     reason = "delivery_failed"
                 self._dropped[reason] = self._dropped.get(reason, 0) + 1
-            if self._settled == self._taken:
+            if self._flush_waiting and self._settled == self._taken:
                 self._settled_all.notify_all()
 
     def _disown(self, delivery: _Delivery) -> bool:
@@ -395,12 +396,21 @@ class Sampler:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not thread.is_alive():
                     return False
-                self._wakeup.set()
-                if not self._queue and self._retry is None and not self._holding:
-                    transport.flush(min(remaining, 0.25))  # all handed over: let it deliver
+                if self._queue or self._retry is not None or self._holding:
+                    # The worker sets _drained when it has handed everything over.
+                    self._drained.clear()
+                    self._wakeup.set()
+                    if self._queue or self._retry is not None or self._holding:
+                        self._drained.wait(min(remaining, 0.25))
+                    continue
+                transport.flush(min(remaining, 0.25))  # all handed over: let it deliver
                 with self._lock:
-                    if self._settled != self._taken or self._queue:
-                        self._settled_all.wait(min(max(0.0, deadline - time.monotonic()), 0.05))
+                    if self._settled != self._taken:
+                        self._flush_waiting += 1
+                        try:
+                            self._settled_all.wait(min(max(0.0, deadline - time.monotonic()), 0.05))
+                        finally:
+                            self._flush_waiting -= 1
             return True
         except Exception as exc:  # noqa: BLE001 - host-facing: never raise into the app
             self._warn_once(f"flush:{type(exc).__name__}", "tastevin: flush failed (%s: %s)", type(exc).__name__, exc)
