@@ -327,8 +327,9 @@ class Sampler:
             retry = self._send(item)
             self._holding = 0
             if retry is not None:
-                if self._stop.is_set():
+                if self._stop.is_set():  # shutting down with the broker away: stop trying
                     self._settle(None, "broker_unavailable")
+                    backoff = backoff or _BACKOFF_START_S
                 else:
                     self._retry = retry
                     backoff = min(_BACKOFF_MAX_S, backoff * 2 or _BACKOFF_START_S)

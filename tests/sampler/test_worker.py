@@ -93,7 +93,7 @@ class MisreportingTransport(sampler.MemoryTransport):
             on_done(None)
             on_done("delivery_failed")
         elif self.how == "reason-not-a-string":
-            on_done(["broker", "said", "no"])
+            on_done(["broker", "said", "no"])  # the old on_done raised TypeError here, inside send
         elif self.how == "reports-then-retry":
             on_done(None)
             return SendResult.RETRY
@@ -280,3 +280,17 @@ def test_flush_and_shutdown_never_raise_when_the_transport_does(caplog: pytest.L
         sampler.shutdown(1.0)
     lines = _warnings(caplog)
     assert len(lines) == 2 and "flush exploded" in lines[0] and "close exploded" in lines[1], lines
+
+
+def test_shutdown_with_the_broker_away_accounts_for_every_record() -> None:
+    transport = RetryingTransport()  # never comes up
+    sampler.init(app="t", rate=1.0, transport=transport)
+    for i in range(3):
+        _call(i)
+    assert transport.refused.wait(5)
+    sampler.shutdown(1.0)
+    stats = sampler.stats()
+    # The record held for retry, then the two still queued.
+    assert stats["dropped"] == {"broker_unavailable": 1, "shutdown": 2}
+    assert stats["sent"] + sum(stats["dropped"].values()) == stats["sampled"] == 3
+    assert (stats["queued"], stats["in_flight"]) == (0, 0)
