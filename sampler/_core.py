@@ -242,10 +242,7 @@ class Sampler:
             return True
 
     def _lost(self, stage: str, exc: Exception, delivery: _Delivery | None) -> None:
-        if delivery is None:
-            self._settle(None, stage)
-        else:
-            self._settle(delivery, stage)  # a no-op if the transport reported it before raising
+        self._settle(delivery, stage)  # a no-op if the transport reported it before raising
         kind = type(exc).__name__
         # Only the transport's message is logged: redactor and converter errors may quote the text.
         detail = f": {str(exc)[:200]}" if stage == "transport_error" else ""

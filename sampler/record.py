@@ -1,8 +1,11 @@
 """The wire record: one JSON object per Kafka message, schema ``tastevin.sample/v1``.
 
-This module is the contract between the sampler and everything downstream; the JSON
-Schema in ``sampler/schema/tastevin.sample.v1.json`` (see :func:`json_schema`) says the
-same for producers written in other languages.
+This module is the contract between the sampler and everything downstream. The one
+typed definition is :class:`Record` (with :class:`Usage`, :class:`ErrorInfo`,
+:class:`Sampling`); the capture paths fill :class:`CallFields` and :func:`build` makes
+the record; ingest validates against :func:`wire_fields`. The JSON Schema in
+``sampler/schema/tastevin.sample.v1.json`` (see :func:`json_schema`), tested against
+:class:`Record`, says the same for producers written in other languages.
 
 Fields (names follow the OpenTelemetry GenAI semantic conventions where one exists):
 
@@ -44,6 +47,8 @@ Fields (names follow the OpenTelemetry GenAI semantic conventions where one exis
     Wall time of the call; time to first token for streams (null otherwise).
 ``error``
     ``{"type", "message"}`` when the call raised (such calls are samples too), else null.
+    The message is cut to :data:`ERROR_MESSAGE_MAX_CHARS` (the type to
+    :data:`ERROR_TYPE_MAX_CHARS`) with a visible mark, on every capture path.
 ``sampling``
     ``{"rate", "rule"}``: the inclusion probability and the rule that chose it
     (``trace_id_ratio``, ``category:<name>``, ``error``), so totals can be re-weighted.

@@ -244,3 +244,15 @@ def test_every_wire_field_is_read_by_both_paths() -> None:
 @settings(max_examples=100, deadline=None, database=None)
 def test_arbitrary_bytes_agree(value: bytes) -> None:
     assert_agree(value)
+
+
+def test_every_wire_field_has_a_column() -> None:
+    from reviewer.ingest.decode import SAMPLE_COLUMNS
+
+    flattened = {
+        "usage": USAGE_KEYS,
+        "error": ("error_type", "error_message"),
+        "sampling": ("sampling_rate", "sampling_rule"),
+    }
+    for name in FIELDS:
+        assert set(flattened.get(name, (name,))) <= set(SAMPLE_COLUMNS), name
