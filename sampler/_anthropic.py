@@ -33,7 +33,7 @@ from ._semconv import (
     finish_reason_from_anthropic,
 )
 from ._state import IN_WRAPPED_CALL, STATE
-from .record import rfc3339
+from .record import CallFields, error_info, rfc3339
 
 logger = logging.getLogger(__name__)
 
@@ -166,12 +166,13 @@ def _accumulate(events: list[Any]) -> dict[str, Any] | None:
     return message
 
 
-def convert(call: _Call) -> dict[str, Any]:
+def convert(call: _Call) -> CallFields:
     """Worker thread: a captured Anthropic call → record fields."""
     kwargs = call.kwargs
     response: Any = _accumulate(call.events) if call.events is not None else call.response
     error = call.error
     usage = anthropic_usage(_get(response, "usage")) if response is not None else empty_usage()
+    response_model = _get(response, "model") if response is not None else None
     return {
         "trace_id": f"{call.trace_id:032x}",
         "span_id": f"{call.span_id:016x}" if call.span_id else None,
@@ -179,7 +180,7 @@ def convert(call: _Call) -> dict[str, Any]:
         "provider": "anthropic",
         "operation": "chat",
         "request_model": str(kwargs.get("model") or "unknown"),
-        "response_model": _get(response, "model") if response is not None else None,
+        "response_model": str(response_model) if response_model is not None else None,
         "params": _params(kwargs),
         "system_instructions": anthropic_system_to_semconv(kwargs.get("system") if _is_given(kwargs.get("system")) else None),
         "input_messages": anthropic_messages_to_semconv(kwargs.get("messages")),
@@ -188,7 +189,7 @@ def convert(call: _Call) -> dict[str, Any]:
         "usage": usage,
         "latency_ms": call.latency_ms,
         "ttft_ms": call.ttft_ms,
-        "error": {"type": type(error).__name__, "message": str(error)[:4000]} if error is not None else None,
+        "error": error_info(type(error).__name__, str(error)) if error is not None else None,
     }
 
 

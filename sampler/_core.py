@@ -5,9 +5,16 @@ Threading contract (as in OTel's BatchSpanProcessor):
 * ``decide`` and ``offer`` run on the host app's threads. They never block and never
   raise: ``offer`` appends to a bounded deque and sets an event; a full queue drops
   the record and counts ``queue_full``.
-* One daemon worker thread converts, redacts, truncates, serialises and sends. If
-  any step raises for a record, that record is dropped and counted (redaction fails
-  closed: nothing unredacted leaves).
+* One daemon worker thread converts, redacts, truncates, serialises and sends. It
+  survives whatever a converter, the redactor, the serialiser or the transport raises:
+  the record in hand is dropped and counted under the step's reason
+  (``build_failed``, ``redaction_failed``, ``encode_failed``, ``transport_error``;
+  redaction fails closed: nothing unredacted leaves), the failure is logged once per
+  kind (reason and exception type), and the loop goes on with the next record.
+* Every record the worker takes off the queue is *settled* exactly once: sent, or
+  dropped with a reason. ``flush`` returns True only when the queue is empty and
+  every record taken has been settled (so none is in the worker's hands, held for a
+  retry, or accepted by the transport and not yet reported).
 * After ``fork`` the child starts with an empty queue, zeroed counters, no producer
   and a fresh worker on first use; the parent's pending records stay the parent's.
 """
@@ -23,12 +30,12 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from .redact import Redactor
 from ._settings import SamplerSettings
 from ._transport import KafkaTransport, SendResult, Transport
-from .record import build, fit
+from .record import CallFields, build, fit
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +63,7 @@ class Pending:
 
     def __init__(
         self,
-        convert: Callable[[Any], dict[str, Any] | None],
+        convert: Callable[[Any], CallFields | None],
         payload: Any,
         category: str | None,
         attributes: dict[str, Any],
@@ -75,6 +82,27 @@ class _Encoded:
     def __init__(self, key: bytes, value: bytes) -> None:
         self.key = key
         self.value = value
+
+
+class _Delivery:
+    """The ``on_done`` handed to the transport with one record.
+
+    Settles the record exactly once, whatever the transport does: calls it twice, calls
+    it and then raises, returns ``RETRY`` after calling it, or passes a reason that is
+    not a string (counted as ``delivery_failed``). Never raises; any thread.
+    """
+
+    __slots__ = ("_sampler", "reported")
+
+    def __init__(self, sampler: Sampler) -> None:
+        self._sampler = sampler
+        self.reported = False
+
+    def __call__(self, reason: str | None = None) -> None:
+        self._sampler._settle(self, reason)
+
+
+_LOGGED_KINDS_MAX = 64
 
 
 class Sampler:
@@ -128,7 +156,14 @@ class Sampler:
         self._sampled = itertools.count()
         self._sent = 0
         self._dropped: dict[str, int] = {}
-        self._busy = 0
+        # Records taken off the queue by the worker, and of those the ones settled (sent or
+        # dropped). Both only grow; ``_taken`` is written by the worker alone, before it pops.
+        self._taken = 0
+        self._settled = 0
+        self._settled_all = threading.Condition(self._lock)
+        self._flush_waiting = 0  # flush() calls waiting on _settled_all (under _lock)
+        self._holding = 0  # 1 while the worker holds a record (stats only)
+        self._retry: _Encoded | None = None  # taken, refused with RETRY, offered again after backoff
         self._thread: threading.Thread | None = None
 
     def _after_fork(self) -> None:
@@ -143,7 +178,7 @@ class Sampler:
         self._thread.start()
 
     def _warn_once(self, key: str, message: str, *args: Any) -> None:
-        if key not in self._warned:
+        if key not in self._warned and len(self._warned) < _LOGGED_KINDS_MAX:
             self._warned.add(key)
             logger.warning(message, *args)
 
@@ -181,49 +216,133 @@ class Sampler:
         self._wakeup.set()
 
     # -- worker ---------------------------------------------------------------------
-    def _encode(self, pending: Pending) -> _Encoded | None:
-        try:
-            call = pending.convert(pending.payload)
-            if call is None:
-                self.drop("not_a_model_call")
-                return None
-            record = build(
-                call,
-                sampling=pending.sampling,
-                category=pending.category,
-                attributes=pending.attributes,
-                **self._identity,
-            )
-        except Exception as exc:  # noqa: BLE001 - a bad call shape drops one record, not the worker
-            self.drop("build_failed")
-            self._warn_once("build_failed", "tastevin: could not build a record (%s); dropped", type(exc).__name__)
-            return None
-        try:
-            record["redactions"] = self.redactor.redact_record(record)
-        except Exception as exc:  # noqa: BLE001 - fail closed: never send unredacted text
-            self.drop("redaction_failed")
-            self._warn_once("redaction_failed", "tastevin: redaction failed (%s); record dropped", type(exc).__name__)
-            return None
-        try:
-            value = fit(record, self.settings.max_record_bytes)
-        except Exception as exc:  # noqa: BLE001
-            self.drop("encode_failed")
-            self._warn_once("encode_failed", "tastevin: could not serialise a record (%s)", type(exc).__name__)
-            return None
-        return _Encoded(record["trace_id"].encode("ascii"), value)
-
-    def _on_done(self, reason: str | None) -> None:
+    def _settle(self, delivery: _Delivery | None, reason: str | None) -> None:
+        """A taken record's fate: sent (``reason`` None) or dropped. Never raises."""
         with self._lock:
+            if delivery is not None:
+                if delivery.reported:
+                    return
+                delivery.reported = True
+            self._settled += 1
             if reason is None:
                 self._sent += 1
             else:
+                if type(reason) is not str:
+                    reason = "delivery_failed"
                 self._dropped[reason] = self._dropped.get(reason, 0) + 1
+            if self._flush_waiting and self._settled == self._taken:
+                self._settled_all.notify_all()
+
+    def _disown(self, delivery: _Delivery) -> bool:
+        """The transport took nothing: void its callback. False if it reported anyway."""
+        with self._lock:
+            if delivery.reported:
+                return False
+            delivery.reported = True
+            return True
+
+    def _lost(self, stage: str, exc: Exception, delivery: _Delivery | None) -> None:
+        self._settle(delivery, stage)  # a no-op if the transport reported it before raising
+        kind = type(exc).__name__
+        # Only the transport's message is logged: redactor and converter errors may quote the text.
+        detail = f": {str(exc)[:200]}" if stage == "transport_error" else ""
+        self._warn_once(
+            f"{stage}:{kind}",
+            "tastevin: %s%s in the sampler's worker; the record is dropped and counted as "
+            "dropped[%r] (logged once per kind; the worker goes on)",
+            kind,
+            detail,
+            stage,
+        )
+
+    def _send(self, item: Pending | _Encoded) -> _Encoded | None:
+        """Encode one taken record and hand it to the transport; settle it unless it is to
+        be retried (then it is returned). Never raises: this is the worker's one guard."""
+        stage = "build_failed"
+        delivery: _Delivery | None = None
+        try:
+            if isinstance(item, _Encoded):
+                encoded = item
+            else:
+                call = item.convert(item.payload)
+                if call is None:
+                    self._settle(None, "not_a_model_call")
+                    return None
+                record = cast(
+                    dict[str, Any],
+                    build(
+                        call,
+                        sampling=item.sampling,
+                        category=item.category,
+                        attributes=item.attributes,
+                        **self._identity,
+                    ),
+                )
+                stage = "redaction_failed"
+                record["redactions"] = self.redactor.redact_record(record)
+                stage = "encode_failed"
+                encoded = _Encoded(record["trace_id"].encode("ascii"), fit(record, self.settings.max_record_bytes))
+            stage = "transport_error"
+            delivery = _Delivery(self)
+            result = self.transport.send(encoded.key, encoded.value, delivery)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - the worker outlives any converter, redactor, serialiser or transport
+            self._lost(stage, exc, delivery)
+            return None
+        if result is SendResult.RETRY:
+            if self._disown(delivery):
+                return encoded
+        elif result is SendResult.REJECTED:
+            self._settle(delivery, "rejected")
+        # ACCEPTED (or anything else a transport returns): on_done reports it.
+        return None
+
+    def _drain(self, backoff: float) -> float:
+        """Send what is queued until the queue is empty or the broker pushes back."""
+        queue = self._queue
+        transport = self.transport
+        assert transport is not None
+        sent_any = False
+        while True:
+            if self._taken - self._settled >= self._max_in_flight:
+                transport.flush(0.05)  # producer memory is unbounded: bound it here
+                if self._taken - self._settled >= self._max_in_flight:
+                    break
+            item: Pending | _Encoded | None = self._retry
+            if item is None:
+                if not queue:
+                    break
+                # Counted as taken before it leaves the queue: flush() must never see a
+                # record that is in neither place.
+                self._taken += 1
+                try:
+                    item = queue.popleft()
+                except IndexError:  # shutdown() emptied the queue under us
+                    self._settle(None, "shutdown")
+                    break
+            self._retry = None
+            self._holding = 1
+            retry = self._send(item)
+            self._holding = 0
+            if retry is not None:
+                if self._stop.is_set():  # shutting down with the broker away: stop trying
+                    self._settle(None, "broker_unavailable")
+                    backoff = backoff or _BACKOFF_START_S
+                else:
+                    self._retry = retry
+                    backoff = min(_BACKOFF_MAX_S, backoff * 2 or _BACKOFF_START_S)
+                    self._warn_once(
+                        "broker_down", "tastevin: Kafka unreachable; retrying in the background with backoff"
+                    )
+                break
+            sent_any = True
+            backoff = 0.0
+        if sent_any:
+            self._warned.discard("broker_down")
+        return backoff
 
     def _run(self) -> None:
         backoff = 0.0
         queue = self._queue
-        transport = self.transport
-        assert transport is not None
         while True:
             if backoff:
                 self._stop.wait(backoff)
@@ -231,63 +350,69 @@ class Sampler:
                 self._wakeup.wait(0.5)
             self._wakeup.clear()
             stopping = self._stop.is_set()
-            sent_any = False
-            while queue:
-                if transport.in_flight() >= self._max_in_flight:
-                    transport.flush(0.05)  # producer memory is unbounded: bound it here
-                    if transport.in_flight() >= self._max_in_flight:
-                        break
-                try:
-                    item = queue.popleft()
-                except IndexError:
-                    break
-                self._busy = 1
-                encoded = item if isinstance(item, _Encoded) else self._encode(item)
-                if encoded is None:
-                    self._busy = 0
-                    continue
-                result = transport.send(encoded.key, encoded.value, self._on_done)
-                self._busy = 0
-                if result is SendResult.RETRY:
-                    if self._stop.is_set():
-                        self.drop("broker_unavailable")
-                    else:
-                        queue.appendleft(encoded)
-                        backoff = min(_BACKOFF_MAX_S, backoff * 2 or _BACKOFF_START_S)
-                        self._warn_once(
-                            "broker_down", "tastevin: Kafka unreachable; retrying in the background with backoff"
-                        )
-                    break
-                if result is SendResult.REJECTED:
-                    self.drop("rejected")
-                    continue
-                sent_any = True
-                backoff = 0.0
-            if not queue:
+            try:
+                backoff = self._drain(backoff)
+            except Exception as exc:  # noqa: BLE001 - last line: transport.flush raising, or our own bug
+                backoff = min(_BACKOFF_MAX_S, backoff * 2 or _BACKOFF_START_S)
+                self._warn_once(
+                    f"worker:{type(exc).__name__}",
+                    "tastevin: sampler worker error (%s: %s); it goes on after a backoff",
+                    type(exc).__name__,
+                    str(exc)[:200],
+                )
+            if not queue and self._retry is None:
                 self._drained.set()
-            if sent_any:
-                self._warned.discard("broker_down")
             if stopping and (not queue or backoff):
+                if self._retry is not None:
+                    self._retry = None
+                    self._settle(None, "broker_unavailable")
                 return
 
     # -- control ----------------------------------------------------------------------
+    def _idle(self) -> bool:
+        # Queue first, then settled, then taken: a record moves queue → taken → settled, so
+        # an empty queue followed by settled == taken means none was anywhere in between.
+        if self._queue:
+            return False
+        settled = self._settled
+        return settled == self._taken
+
     def flush(self, timeout_s: float = 5.0) -> bool:
-        """Send everything queued so far; True when all of it was delivered in time."""
-        deadline = time.monotonic() + timeout_s
-        if self.transport is None or self._thread is None:
+        """Block up to ``timeout_s`` until every record offered so far is settled.
+
+        True only when none is left: queued, in the worker's hands, held for a retry,
+        or accepted by the transport and not yet reported through ``on_done``.
+        Caller's thread; never raises (a transport whose ``flush`` raises makes this
+        return False).
+        """
+        transport, thread = self.transport, self._thread
+        if transport is None or thread is None:
             return not self._queue
-        while True:
-            self._drained.clear()
-            self._wakeup.set()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            self._drained.wait(min(remaining, 0.25))
-            if not self._queue and not self._busy:
-                break
-            if not self._thread.is_alive():
-                return False
-        return self.transport.flush(max(0.0, deadline - time.monotonic())) and not self._queue
+        deadline = time.monotonic() + timeout_s
+        try:
+            while not self._idle():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not thread.is_alive():
+                    return False
+                if self._queue or self._retry is not None or self._holding:
+                    # The worker sets _drained when it has handed everything over.
+                    self._drained.clear()
+                    self._wakeup.set()
+                    if self._queue or self._retry is not None or self._holding:
+                        self._drained.wait(min(remaining, 0.25))
+                    continue
+                transport.flush(min(remaining, 0.25))  # all handed over: let it deliver
+                with self._lock:
+                    if self._settled != self._taken:
+                        self._flush_waiting += 1
+                        try:
+                            self._settled_all.wait(min(max(0.0, deadline - time.monotonic()), 0.05))
+                        finally:
+                            self._flush_waiting -= 1
+            return True
+        except Exception as exc:  # noqa: BLE001 - host-facing: never raise into the app
+            self._warn_once(f"flush:{type(exc).__name__}", "tastevin: flush failed (%s: %s)", type(exc).__name__, exc)
+            return False
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Flush within ``timeout_s``, stop the worker, close the producer.
@@ -314,19 +439,26 @@ class Sampler:
         if leftover:
             self.drop("shutdown", leftover)
         if self.transport is not None:
-            self.transport.close(max(0.05, deadline - time.monotonic()))
+            try:
+                self.transport.close(max(0.05, deadline - time.monotonic()))
+            except Exception as exc:  # noqa: BLE001 - host-facing: never raise into the app
+                self._warn_once("close", "tastevin: transport close failed (%s: %s)", type(exc).__name__, exc)
 
     def stats(self) -> dict[str, Any]:
+        """Counts since start. ``queued``: waiting or in the worker's hands (a record held
+        for a retry included); ``in_flight``: accepted by the transport, not yet reported."""
         with self._lock:
             dropped = dict(self._dropped)
             sent = self._sent
+            unsettled = self._taken - self._settled
+        held = self._holding or (self._retry is not None)
         return {
             "seen": _count_value(self._seen),
             "sampled": _count_value(self._sampled),
             "sent": sent,
             "dropped": dropped,
-            "queued": len(self._queue) + self._busy,
-            "in_flight": self.transport.in_flight() if self.transport is not None else 0,
+            "queued": len(self._queue) + held,
+            "in_flight": max(0, unsettled - held),
         }
 
 

@@ -11,7 +11,7 @@ from ._context import current_tags, current_trace_ids
 from ._core import Pending
 from ._semconv import normalize_messages, normalize_parts
 from ._state import STATE
-from .record import rfc3339
+from .record import CallFields, ErrorInfo, Usage, error_info, rfc3339
 
 _USAGE_ALIASES = {
     "input_tokens": ("input_tokens", "prompt_tokens"),
@@ -21,26 +21,33 @@ _USAGE_ALIASES = {
 }
 
 
-def _usage(usage: Mapping[str, Any] | None) -> dict[str, int | None]:
+def _usage(usage: Mapping[str, Any] | None) -> Usage:
     usage = usage or {}
-    out: dict[str, int | None] = {}
-    for key, aliases in _USAGE_ALIASES.items():
-        value = next((usage[a] for a in aliases if usage.get(a) is not None), None)
-        out[key] = int(value) if value is not None else None
-    return out
+
+    def count(key: str) -> int | None:
+        value = next((usage[a] for a in _USAGE_ALIASES[key] if usage.get(a) is not None), None)
+        return int(value) if value is not None else None
+
+    return {
+        "input_tokens": count("input_tokens"),
+        "output_tokens": count("output_tokens"),
+        "cache_read_input_tokens": count("cache_read_input_tokens"),
+        "cache_write_input_tokens": count("cache_write_input_tokens"),
+    }
 
 
-def _error(error: Any) -> dict[str, str] | None:
+def _error(error: Any) -> ErrorInfo | None:
+    # Uncapped: record.build cuts error text the same way on every path.
     if error is None:
         return None
     if isinstance(error, BaseException):
-        return {"type": type(error).__name__, "message": str(error)[:4000]}
+        return error_info(type(error).__name__, str(error))
     if isinstance(error, Mapping):
-        return {"type": str(error.get("type", "error")), "message": str(error.get("message", ""))[:4000]}
-    return {"type": "error", "message": str(error)[:4000]}
+        return error_info(error.get("type", "error"), error.get("message", ""))
+    return error_info("error", error)
 
 
-def _convert(payload: dict[str, Any]) -> dict[str, Any]:
+def _convert(payload: dict[str, Any]) -> CallFields:
     """Worker thread: normalise what the caller passed into record fields."""
     output = payload["output_messages"]
     if isinstance(output, str):
@@ -58,10 +65,10 @@ def _convert(payload: dict[str, Any]) -> dict[str, Any]:
         "trace_id": f"{payload['trace_id']:032x}",
         "span_id": f"{payload['span_id']:016x}" if payload["span_id"] else None,
         "ts": rfc3339(payload["start_ns"]),
-        "provider": payload["provider"],
-        "operation": payload["operation"],
+        "provider": str(payload["provider"] or "unknown"),
+        "operation": str(payload["operation"] or "chat"),
         "request_model": payload["model"],
-        "response_model": payload["response_model"],
+        "response_model": str(payload["response_model"]) if payload["response_model"] is not None else None,
         "params": params,
         "system_instructions": normalize_parts(payload["system"]),
         "input_messages": normalize_messages(payload["input_messages"]),

@@ -86,7 +86,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import StatusCode
@@ -98,6 +97,7 @@ from ._semconv import (
     normalize_messages,
     normalize_parts,
 )
+from .record import CallFields, ErrorInfo, Usage, error_info, rfc3339
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -178,6 +178,7 @@ _SDK_PLACEHOLDERS = {"anthropic_image": "image", "anthropic_document": "document
 # The normalize helpers trust their input's shape; span attributes are untrusted, so a shape they
 # cannot walk (e.g. a tool_result whose content is a number) degrades to "no content".
 _SHAPE_ERRORS = (TypeError, ValueError, AttributeError, RecursionError)
+_YEAR_10000_NS = 253_402_300_800 * 1_000_000_000
 
 
 def is_genai_span(span: ReadableSpan) -> bool:
@@ -199,13 +200,16 @@ def is_genai_span(span: ReadableSpan) -> bool:
     return isinstance(kind, str) and kind.upper() == "LLM"
 
 
-def span_to_call(span: ReadableSpan) -> dict[str, Any] | None:
+def span_to_call(span: ReadableSpan) -> CallFields | None:
     """The record fields of a finished LLM-call span, or ``None`` for any other span.
 
     ``None`` for non-GenAI spans, OpenInference non-LLM spans (CHAIN, TOOL, EMBEDDING ...),
     operations other than chat/text_completion/generate_content (embeddings, execute_tool,
-    invoke_agent ...), token-counting spans and SDK API calls that are not model calls. Pure;
-    never raises for odd attribute values.
+    invoke_agent ...), token-counting spans, SDK API calls that are not model calls, and spans
+    without a span context or a valid start time (no record can name them). Pure; never raises
+    for odd attribute values. Missing values take the same defaults as the other capture paths
+    (``request_model`` ``"unknown"``, ``latency_ms`` 0.0); error text is capped by
+    :func:`sampler.record.build`, as on every path.
     """
     if not is_genai_span(span):
         return None
@@ -214,6 +218,10 @@ def span_to_call(span: ReadableSpan) -> dict[str, Any] | None:
     if operation is None:
         return None
     start, end = span.start_time, span.end_time
+    ctx = span.context
+    ts = _rfc3339(start)
+    if ctx is None or ts is None:
+        return None
     events = tuple(span.events or ())
     finish_reason = _finish_reason(a)
     system, inputs, outputs = _messages(a, events)
@@ -223,15 +231,15 @@ def span_to_call(span: ReadableSpan) -> dict[str, Any] | None:
     for message in outputs:
         own = _str_or_none(message.get("finish_reason"))
         message["finish_reason"] = finish_reason_from_anthropic(own) if own else finish_reason
-    ctx = span.context
     return {
-        "trace_id": format(ctx.trace_id, "032x") if ctx is not None else None,
-        "span_id": format(ctx.span_id, "016x") if ctx is not None else None,
-        "ts": _rfc3339(start),
+        "trace_id": format(ctx.trace_id, "032x"),
+        "span_id": format(ctx.span_id, "016x"),
+        "ts": ts,
         "provider": _provider(a),
         "operation": operation,
         # OpenInference's own request model first: its gen_ai.* dual-write puts the response model there.
-        "request_model": _first_str(a, ("llm.request.model_name", "gen_ai.request.model", "llm.model_name")),
+        "request_model": _first_str(a, ("llm.request.model_name", "gen_ai.request.model", "llm.model_name"))
+        or "unknown",
         "response_model": _first_str(a, ("gen_ai.response.model", "llm.response.model_name")),
         "params": _params(a),
         "system_instructions": system,
@@ -239,7 +247,7 @@ def span_to_call(span: ReadableSpan) -> dict[str, Any] | None:
         "output_messages": outputs,
         "finish_reason": finish_reason,
         "usage": _usage(a),
-        "latency_ms": _latency_ms(start, end),
+        "latency_ms": _latency_ms(start, end) or 0.0,
         "ttft_ms": _ttft_ms(a, events, start),
         "error": _error(span, a, events),
         "category": _category(a.get("tastevin.category")),
@@ -324,14 +332,10 @@ def _loads(value: Any) -> Any:
 
 
 def _rfc3339(ns: Any) -> str | None:
-    if not _is_int(ns) or ns < 0:
+    # The shared formatter, for the years RFC 3339 can write (a span's start is untrusted).
+    if not _is_int(ns) or not 0 <= ns < _YEAR_10000_NS:
         return None
-    seconds, rest = divmod(ns, 1_000_000_000)
-    try:
-        when = datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=rest // 1000)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return rfc3339(ns)
 
 
 def _latency_ms(start: int | None, end: int | None) -> float | None:
@@ -379,7 +383,7 @@ def _params(a: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _usage(a: Mapping[str, Any]) -> dict[str, int | None]:
+def _usage(a: Mapping[str, Any]) -> Usage:
     usage = empty_usage()
     total_input = _first_count(a, _INPUT_TOKENS)
     cache_read = _first_count(a, _CACHE_READ_TOKENS)
@@ -419,7 +423,7 @@ def _ttft_ms(a: Mapping[str, Any], events: tuple[Any, ...], start: int | None) -
     return None
 
 
-def _error(span: ReadableSpan, a: Mapping[str, Any], events: tuple[Any, ...]) -> dict[str, str | None] | None:
+def _error(span: ReadableSpan, a: Mapping[str, Any], events: tuple[Any, ...]) -> ErrorInfo | None:
     status = span.status
     if status is None or status.status_code is not StatusCode.ERROR:
         return None
@@ -429,7 +433,7 @@ def _error(span: ReadableSpan, a: Mapping[str, Any], events: tuple[Any, ...]) ->
     error_type = _first_str(a, ("error.type",)) or _first_str(exception, ("exception.type",))
     message = status.description or _first_str(exception, ("exception.message",))
     # "_OTHER" is the semconv error.type for an error without a more specific type.
-    return {"type": error_type or "_OTHER", "message": message}
+    return error_info(error_type or "_OTHER", message)
 
 
 # -- messages --------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from ._context import current_tags
 from ._core import Pending, Sampler
 from ._otel_spans import MODEL_OPERATIONS, is_genai_span, span_to_call
 from ._state import IN_WRAPPED_CALL, STATE
+from .record import CallFields
 
 _MAX_CLAIMED = 10_000
 
@@ -50,7 +51,7 @@ def _may_be_model_call(attributes: Any) -> bool:
     return operation is None or operation in MODEL_OPERATIONS
 
 
-def _convert(span: ReadableSpan) -> dict[str, Any] | None:
+def _convert(span: ReadableSpan) -> CallFields | None:
     return span_to_call(span)  # None: not a model call after all (e.g. count_tokens)
 
 

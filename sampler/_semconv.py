@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .record import Usage
 
 # Anthropic stop reasons mapped to semconv finish reasons; unknown values pass through.
 _FINISH_REASONS = {
@@ -132,7 +135,7 @@ def anthropic_response_to_output(message: Any) -> list[dict[str, Any]]:
     ]
 
 
-def anthropic_usage(usage: Any) -> dict[str, int | None]:
+def anthropic_usage(usage: Any) -> Usage:
     return {
         "input_tokens": _get(usage, "input_tokens"),
         "output_tokens": _get(usage, "output_tokens"),
@@ -141,7 +144,7 @@ def anthropic_usage(usage: Any) -> dict[str, int | None]:
     }
 
 
-def empty_usage() -> dict[str, int | None]:
+def empty_usage() -> Usage:
     return {
         "input_tokens": None,
         "output_tokens": None,

@@ -6,6 +6,12 @@ of raising, like OTel exporters: ``ACCEPTED`` (delivery is under way; ``on_done`
 will be called exactly once, from any thread, with ``None`` on success or a drop
 reason), ``RETRY`` (nothing was taken; the broker is unreachable — back off and offer
 the same record again) or ``REJECTED`` (this record can never be sent).
+
+The sampler does not trust a transport to keep this contract: if ``send`` raises, that
+record is dropped as ``transport_error`` and the worker goes on; ``on_done`` counts a
+record once (later calls are ignored, a reason that is not a string counts as
+``delivery_failed``); a ``flush`` or ``close`` that raises is logged, never passed on to
+the app. ``in_flight`` is the transport's own view; the sampler keeps its own count.
 """
 
 from __future__ import annotations

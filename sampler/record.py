@@ -1,8 +1,11 @@
 """The wire record: one JSON object per Kafka message, schema ``tastevin.sample/v1``.
 
-This module is the contract between the sampler and everything downstream; the JSON
-Schema in ``sampler/schema/tastevin.sample.v1.json`` (see :func:`json_schema`) says the
-same for producers written in other languages.
+This module is the contract between the sampler and everything downstream. The one
+typed definition is :class:`Record` (with :class:`Usage`, :class:`ErrorInfo`,
+:class:`Sampling`); the capture paths fill :class:`CallFields` and :func:`build` makes
+the record; ingest validates against :func:`wire_fields`. The JSON Schema in
+``sampler/schema/tastevin.sample.v1.json`` (see :func:`json_schema`), tested against
+:class:`Record`, says the same for producers written in other languages.
 
 Fields (names follow the OpenTelemetry GenAI semantic conventions where one exists):
 
@@ -44,6 +47,8 @@ Fields (names follow the OpenTelemetry GenAI semantic conventions where one exis
     Wall time of the call; time to first token for streams (null otherwise).
 ``error``
     ``{"type", "message"}`` when the call raised (such calls are samples too), else null.
+    The message is cut to :data:`ERROR_MESSAGE_MAX_CHARS` (the type to
+    :data:`ERROR_TYPE_MAX_CHARS`) with a visible mark, on every capture path.
 ``sampling``
     ``{"rate", "rule"}``: the inclusion probability and the rule that chose it
     (``trace_id_ratio``, ``category:<name>``, ``error``), so totals can be re-weighted.
@@ -60,11 +65,11 @@ from __future__ import annotations
 import json
 import random
 import time
+import typing
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from ._semconv import empty_usage
+from typing import Any, NotRequired, TypedDict
 
 SCHEMA = "tastevin.sample/v1"
 SCHEMA_MAJOR = "v1"
@@ -72,34 +77,140 @@ CONTENT_TYPE = b"application/json"
 HEADERS = [("content-type", CONTENT_TYPE), ("tastevin-schema", SCHEMA_MAJOR.encode())]
 TRUNCATION_MARK = "…[truncated]"
 
-FIELDS = (
-    "schema",
-    "sample_id",
-    "trace_id",
-    "span_id",
-    "ts",
-    "app",
-    "env",
-    "release",
-    "category",
-    "provider",
-    "operation",
-    "request_model",
-    "response_model",
-    "params",
-    "system_instructions",
-    "input_messages",
-    "output_messages",
-    "finish_reason",
-    "usage",
-    "latency_ms",
-    "ttft_ms",
-    "error",
-    "sampling",
-    "redactions",
-    "truncated",
-    "attributes",
+#: Longest ``error.message`` / ``error.type`` a record carries, on every capture path.
+ERROR_MESSAGE_MAX_CHARS = 4000
+ERROR_TYPE_MAX_CHARS = 200
+
+Messages = list[dict[str, Any]]
+"""Semconv messages: ``[{"role": ..., "parts": [{"type": ..., ...}], "finish_reason"?: ...}]``."""
+Parts = list[dict[str, Any]]
+"""Semconv parts: ``[{"type": "text", "content": ...}, ...]``."""
+
+
+class Usage(TypedDict):
+    """Token counts; ``None`` when the producer did not report one."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_input_tokens: int | None
+    cache_write_input_tokens: int | None
+
+
+class ErrorInfo(TypedDict):
+    type: str
+    message: str
+
+
+class Sampling(TypedDict):
+    rate: float
+    rule: str
+
+
+class CallFields(TypedDict):
+    """What a capture path (Anthropic wrapper, ``record_call``, span processor) fills.
+
+    The converters produce exactly these fields, already in their wire types;
+    :func:`build` adds identity, sampling and bookkeeping and applies the caps
+    that hold on every path (:data:`ERROR_MESSAGE_MAX_CHARS`). A span may carry its
+    own ``category`` and ``attributes`` (the tags win over them).
+    """
+
+    trace_id: str
+    span_id: str | None
+    ts: str
+    provider: str
+    operation: str
+    request_model: str
+    response_model: str | None
+    params: dict[str, Any]
+    system_instructions: Parts | None
+    input_messages: Messages
+    output_messages: Messages
+    finish_reason: str | None
+    usage: Usage
+    latency_ms: float
+    ttft_ms: float | None
+    error: ErrorInfo | None
+    category: NotRequired[str | None]
+    attributes: NotRequired[dict[str, Any]]
+
+
+class Record(TypedDict):
+    """The wire record, field for field, in the documented order (the module docstring
+    says what each holds). A field typed ``X | None`` may be null; every other one is
+    required. Ingest reads its field list from here (:func:`wire_fields`) and
+    ``tests/sampler/test_record.py`` holds the shipped JSON Schema to it."""
+
+    schema: str
+    sample_id: str
+    trace_id: str
+    span_id: str | None
+    ts: str
+    app: str
+    env: str
+    release: str
+    category: str | None
+    provider: str
+    operation: str
+    request_model: str
+    response_model: str | None
+    params: dict[str, Any]
+    system_instructions: Parts | None
+    input_messages: Messages
+    output_messages: Messages
+    finish_reason: str | None
+    usage: Usage
+    latency_ms: float
+    ttft_ms: float | None
+    error: ErrorInfo | None
+    sampling: Sampling
+    redactions: dict[str, int]
+    truncated: bool
+    attributes: dict[str, Any]
+
+
+#: The record's field names, in wire order.
+FIELDS: tuple[str, ...] = tuple(Record.__annotations__)
+#: The fields a converter fills (:class:`CallFields`, without the optional span extras).
+# (Python 3.11 cannot see NotRequired in __required_keys__ under postponed annotations.)
+CALL_FIELDS: tuple[str, ...] = tuple(
+    name
+    for name, hint in typing.get_type_hints(CallFields, include_extras=True).items()
+    if typing.get_origin(hint) is not NotRequired
 )
+USAGE_KEYS: tuple[str, ...] = tuple(Usage.__annotations__)
+
+
+@dataclass(frozen=True)
+class WireField:
+    """One field of :class:`Record` as a JSON type: ``kind`` is ``string``, ``number``,
+    ``integer``, ``boolean``, ``object`` or ``array``; ``nullable`` fields may be null
+    (or absent), every other field is required."""
+
+    name: str
+    kind: str
+    nullable: bool
+
+
+_KINDS: dict[Any, str] = {str: "string", float: "number", int: "integer", bool: "boolean", dict: "object", list: "array"}
+
+
+def _kind(annotation: Any) -> tuple[str, bool]:
+    args = typing.get_args(annotation)
+    nullable = type(None) in args
+    if nullable:
+        (annotation,) = (a for a in args if a is not type(None))
+    if typing.is_typeddict(annotation):
+        return "object", nullable
+    return _KINDS[typing.get_origin(annotation) or annotation], nullable
+
+
+@cache
+def wire_fields() -> tuple[WireField, ...]:
+    """:class:`Record`'s fields as JSON types, in wire order (what ingest validates)."""
+    hints = typing.get_type_hints(Record)
+    return tuple(WireField(name, *_kind(hints[name])) for name in FIELDS)
+
 
 # Fields whose text may be cut to fit the cap, in the order they are given up.
 _CUTTABLE = ("input_messages", "system_instructions", "output_messages", "params", "error", "attributes")
@@ -122,16 +233,21 @@ def new_sample_id() -> str:
 
 
 _randbits = random.getrandbits
-_last_second: list[Any] = [None, ""]
+# (second, "YYYY-MM-DDTHH:MM:SS") of the last call. Replaced as one tuple, never written in
+# place: two workers overlap while init() replaces a sampler, and each must read a pair
+# that belongs together.
+_second_prefix: tuple[int, str] = (-1, "")
 
 
 def rfc3339(epoch_ns: int) -> str:
-    """RFC 3339 UTC with microseconds; the per-second prefix is cached (worker-thread only)."""
+    """RFC 3339 UTC with microseconds. Any thread; the per-second prefix is cached."""
+    global _second_prefix
     seconds, ns = divmod(epoch_ns, 1_000_000_000)
-    if _last_second[0] != seconds:
-        _last_second[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-        _last_second[0] = seconds
-    return f"{_last_second[1]}.{ns // 1000:06d}Z"
+    cached = _second_prefix
+    if cached[0] != seconds:
+        cached = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+        _second_prefix = cached
+    return f"{cached[1]}.{ns // 1000:06d}Z"
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False, default=str)
@@ -245,14 +361,17 @@ def fit(record: dict[str, Any], max_bytes: int) -> bytes:
     return data
 
 
-def _error(error: Any) -> dict[str, str] | None:
-    if not error:
-        return None
-    return {"type": str(error.get("type") or "error"), "message": str(error.get("message") or "")}
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - len(TRUNCATION_MARK)] + TRUNCATION_MARK
+
+
+def error_info(type_name: Any, message: Any) -> ErrorInfo:
+    """An ``error`` field from whatever a producer gives (converters use this)."""
+    return {"type": str(type_name or "error"), "message": "" if message is None else str(message)}
 
 
 def build(
-    call: dict[str, Any],
+    call: CallFields,
     *,
     app: str,
     env: str,
@@ -261,34 +380,44 @@ def build(
     category: str | None,
     attributes: dict[str, Any],
     sample_id: str | None = None,
-) -> dict[str, Any]:
-    """Assemble a v1 record (field order as documented) from converted call fields."""
-    merged_attributes = dict(call.get("attributes") or {})
+) -> Record:
+    """Assemble a v1 record (field order as documented) from a converter's call fields.
+
+    The call fields are taken as typed; what is applied here holds for every capture
+    path alike: the error text caps (:data:`ERROR_MESSAGE_MAX_CHARS`, with a visible
+    mark), the tags' category and attributes over the span's own.
+    """
+    merged_attributes = dict(call.get("attributes") or ())
     merged_attributes.update(attributes)
+    error = call["error"]
+    if error is not None:
+        error_type, message = error["type"], error["message"]
+        if len(message) > ERROR_MESSAGE_MAX_CHARS or len(error_type) > ERROR_TYPE_MAX_CHARS:
+            error = {"type": _cut(error_type, ERROR_TYPE_MAX_CHARS), "message": _cut(message, ERROR_MESSAGE_MAX_CHARS)}
     return {
         "schema": SCHEMA,
         "sample_id": sample_id or new_sample_id(),
         "trace_id": call["trace_id"],
-        "span_id": call.get("span_id"),
+        "span_id": call["span_id"],
         "ts": call["ts"],
         "app": app,
         "env": env,
         "release": release,
         "category": category if category is not None else call.get("category"),
-        "provider": call.get("provider") or "unknown",
-        "operation": call.get("operation") or "chat",
-        "request_model": str(call.get("request_model") or "unknown"),
-        "response_model": call.get("response_model"),
-        "params": call.get("params") or {},
-        "system_instructions": call.get("system_instructions"),
-        "input_messages": call.get("input_messages") or [],
-        "output_messages": call.get("output_messages") or [],
-        "finish_reason": call.get("finish_reason"),
-        "usage": call.get("usage") or empty_usage(),
-        "latency_ms": float(call.get("latency_ms") or 0.0),
-        "ttft_ms": call.get("ttft_ms"),
-        "error": _error(call.get("error")),
-        "sampling": sampling,
+        "provider": call["provider"],
+        "operation": call["operation"],
+        "request_model": call["request_model"],
+        "response_model": call["response_model"],
+        "params": call["params"],
+        "system_instructions": call["system_instructions"],
+        "input_messages": call["input_messages"],
+        "output_messages": call["output_messages"],
+        "finish_reason": call["finish_reason"],
+        "usage": call["usage"],
+        "latency_ms": call["latency_ms"],
+        "ttft_ms": call["ttft_ms"],
+        "error": error,
+        "sampling": typing.cast(Sampling, sampling),
         "redactions": {},
         "truncated": False,
         "attributes": merged_attributes,

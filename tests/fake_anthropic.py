@@ -29,6 +29,7 @@ class FakeMessagesAPI:
     fail_status: int | None = None
     fail_times: int = 0
     fail_mid_stream: bool = False
+    fail_message: str = "injected failure"
     requests: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _counter: int = 0
@@ -101,7 +102,7 @@ class FakeMessagesAPI:
         if failing:
             return httpx2.Response(
                 self.fail_status or 500,
-                json={"type": "error", "error": {"type": "api_error", "message": "injected failure"}},
+                json={"type": "error", "error": {"type": "api_error", "message": self.fail_message}},
             )
         if body.get("stream"):
             return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=self.sse_body())

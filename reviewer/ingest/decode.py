@@ -1,10 +1,13 @@
 """Kafka message value → a ``sample`` row, or a reason it cannot be one.
 
-The wire record's contract is the JSON Schema shipped with the sampler
-(``sampler/schema/tastevin.sample.v1.json``); this module checks the same required
-fields and types by hand because it runs for every record (a generic JSON Schema
-validator costs ~50x more). ``tests/reviewer/test_decode.py`` holds the two to
-agreement. Pure functions; any thread.
+The wire record's contract is :class:`sampler.record.Record`, the typed definition
+the sampler's converters fill (the JSON Schema shipped with the sampler is tested
+against it). The reference checks read their field list and JSON types from it
+(:func:`sampler.record.wire_fields`); they check by hand because this runs for every
+record (a generic JSON Schema validator costs ~50x more). ``tests/reviewer/
+test_decode.py`` holds decode to the schema, and ``test_decode_differential.py`` holds
+the fast path to the reference path on generated and mutated records. Pure
+functions; any thread.
 
 Two entry points share one set of rules:
 
@@ -24,7 +27,9 @@ from typing import Any
 
 import orjson
 
-SUPPORTED_MAJOR = "tastevin.sample/v1"
+from sampler.record import FIELDS, SCHEMA, USAGE_KEYS, wire_fields
+
+SUPPORTED_MAJOR = SCHEMA
 DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
 UNCATEGORIZED = "uncategorized"
 _MINOR_PREFIX = SUPPORTED_MAJOR + "."
@@ -64,33 +69,39 @@ def _hex(value: Any, length: int) -> bool:
     return isinstance(value, str) and len(value) == length and _HEX.issuperset(value)
 
 
-_STR = (str,)
 _NUM = (int, float)
-# field → (allowed python types, required). bool is excluded from numbers below.
-_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
-    "app": (_STR, True),
-    "env": (_STR, True),
-    "release": (_STR, True),
-    "provider": (_STR, True),
-    "operation": (_STR, True),
-    "request_model": (_STR, True),
-    "response_model": (_STR, False),
-    "category": (_STR, False),
-    "finish_reason": (_STR, False),
-    "params": ((dict,), True),
-    "input_messages": ((list,), True),
-    "output_messages": ((list,), True),
-    "system_instructions": ((list,), False),
-    "usage": ((dict,), True),
-    "latency_ms": (_NUM, True),
-    "ttft_ms": (_NUM, False),
-    "error": ((dict,), False),
-    "sampling": ((dict,), True),
-    "redactions": ((dict,), True),
-    "truncated": ((bool,), True),
-    "attributes": ((dict,), True),
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": _NUM,
+    "integer": (int,),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
 }
-_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens")
+# Checked one by one first, in this order (it decides which reason a record gets).
+_IDENTITY = ("schema", "sample_id", "trace_id", "span_id", "ts")
+# Every other field of the record → (allowed python types, required); from the sampler's
+# typed record, in wire order. bool is excluded from numbers below.
+_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    field.name: (_PYTHON_TYPES[field.kind], not field.nullable) for field in wire_fields() if field.name not in _IDENTITY
+}
+_USAGE_KEYS = USAGE_KEYS
+# What decode_row's fast path reads by hand. A field added to the record must be read
+# there too, or the fast path would store records the reference path has not checked.
+_FAST_PATH_FIELDS = frozenset(
+    ("schema", "sample_id", "trace_id", "span_id", "ts", "app", "env", "release", "provider", "operation",
+     "request_model", "response_model", "category", "finish_reason", "params", "input_messages", "output_messages",
+     "system_instructions", "usage", "latency_ms", "ttft_ms", "error", "sampling", "redactions", "truncated",
+     "attributes")
+)  # fmt: skip
+if _FAST_PATH_FIELDS != frozenset(FIELDS) or _USAGE_KEYS != (
+    "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens"
+):  # pragma: no cover - a programming error, caught by any test that imports this module
+    raise RuntimeError(
+        "reviewer.ingest.decode is out of step with sampler.record.Record: "
+        f"fields only in the record: {sorted(set(FIELDS) - _FAST_PATH_FIELDS)}, "
+        f"only in the fast path: {sorted(_FAST_PATH_FIELDS - set(FIELDS))}; update decode_row"
+    )
 
 
 def _check_messages(name: str, messages: list[Any]) -> int:

@@ -214,7 +214,7 @@ def test_sdk_span_of_failed_call(provider: TracerProvider, exporter: InMemorySpa
         output_messages=[],
         finish_reason=None,
         usage=NO_USAGE,
-        error={"type": "api_error", "message": None},
+        error={"type": "api_error", "message": ""},
     )
 
 
@@ -224,7 +224,7 @@ def test_sdk_span_of_stream_failing_midway(provider: TracerProvider, exporter: I
     (span,) = exporter.get_finished_spans()
     record = span_to_call(span)
     assert record is not None
-    assert record["error"] == {"type": "overloaded_error", "message": None}
+    assert record["error"] == {"type": "overloaded_error", "message": ""}
     assert record["input_messages"] == INPUT
 
 
@@ -684,7 +684,7 @@ def test_structured_attribute_values_are_read_like_json() -> None:
             {"type": "timeout", "message": "boom"},
             id="error-type-and-description-win",
         ),
-        pytest.param(Status(StatusCode.ERROR), (), {}, {"type": "_OTHER", "message": None}, id="bare-error"),
+        pytest.param(Status(StatusCode.ERROR), (), {}, {"type": "_OTHER", "message": ""}, id="bare-error"),
         pytest.param(
             Status(StatusCode.OK),
             (Event("exception", {"exception.type": "TimeoutError"}),),
@@ -845,7 +845,7 @@ def test_each_marker_makes_a_genai_span(attributes: dict[str, Any]) -> None:
         pytest.param({"gen_ai.provider.name": ["x"], "gen_ai.system": "OpenAI"}, "provider", "openai",
                      id="provider-fallback"),
         pytest.param({"gen_ai.provider.name": None}, "provider", "unknown", id="provider-unknown"),
-        pytest.param({"gen_ai.request.model": 5}, "request_model", None, id="model-a-number"),
+        pytest.param({"gen_ai.request.model": 5}, "request_model", "unknown", id="model-a-number"),
         pytest.param({"gen_ai.operation.name": 5, "gen_ai.usage.output_tokens": 17}, "operation", "chat",
                      id="operation-a-number-but-usage"),
         pytest.param(
@@ -877,16 +877,23 @@ def test_odd_attribute_values_degrade(attributes: dict[str, Any], field: str, ex
 @pytest.mark.parametrize(
     ("start_time", "end_time", "ts", "latency_ms"),
     [
-        pytest.param(None, None, None, None, id="no-times"),
-        pytest.param(T0, None, "2026-11-18T11:06:40.123456Z", None, id="not-ended"),
-        pytest.param(T0, T0 - 1, "2026-11-18T11:06:40.123456Z", None, id="ended-before-start"),
-        pytest.param(10**30, 10**30 + 2_000_000, None, 2.0, id="beyond-datetime"),
+        pytest.param(T0, None, "2026-11-18T11:06:40.123456Z", 0.0, id="not-ended"),
+        pytest.param(T0, T0 - 1, "2026-11-18T11:06:40.123456Z", 0.0, id="ended-before-start"),
     ],
 )
 def test_odd_timestamps_degrade(start_time: int | None, end_time: int | None, ts: str | None, latency_ms: float | None) -> None:
     record = span_to_call(_span(CHAT, start_time=start_time, end_time=end_time))
     assert record is not None
     assert (record["ts"], record["latency_ms"]) == (ts, latency_ms)
+
+
+@pytest.mark.parametrize(
+    ("start_time", "end_time"),
+    [pytest.param(None, None, id="no-times"), pytest.param(10**30, 10**30 + 2_000_000, id="beyond-year-9999")],
+)
+def test_a_span_without_a_usable_start_is_no_record(start_time: int | None, end_time: int | None) -> None:
+    # A record must carry an RFC 3339 ts; ingest would dead-letter one without.
+    assert span_to_call(_span(CHAT, start_time=start_time, end_time=end_time)) is None
 
 
 # -- never raises ---------------------------------------------------------------------------------------

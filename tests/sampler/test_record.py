@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import jsonschema
 import pytest
@@ -77,3 +78,68 @@ def test_many_small_messages_lose_the_middle_turns() -> None:
     assert len(data) <= 8192 and decoded["truncated"] is True
     contents = [m["parts"][0]["content"] for m in decoded["input_messages"]]
     assert contents[0] == "turn 0" and contents[-1] == "turn 2999"
+
+
+# -- the RFC 3339 prefix cache is shared by every worker ----------------------------------
+def _reference_ts(seconds: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + ".000007Z"
+
+
+@pytest.mark.parametrize("stop_at", range(1, 9), ids=lambda n: f"after-line-{n}")
+def test_rfc3339_stays_right_when_another_worker_runs_between_any_two_lines(stop_at: int) -> None:
+    """Two workers overlap while init() replaces a sampler. Run a second call (another
+    second) at each line boundary of a first call, deterministically, with a line tracer."""
+    import sys
+
+    from sampler import record
+
+    first, second = 1_700_000_000, 1_800_000_000
+    record.rfc3339(0)  # the cache holds neither second
+    code = record.rfc3339.__code__
+    lines = 0
+    interleaved: list[str] = []
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal lines
+        if event == "line":
+            lines += 1
+            if lines == stop_at:  # inside a trace function tracing is off: this call runs whole
+                interleaved.append(record.rfc3339(second * 1_000_000_000 + 7000))
+        return local
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        return local if frame.f_code is code else None
+
+    sys.settrace(trace)
+    try:
+        got = record.rfc3339(first * 1_000_000_000 + 7000)
+    finally:
+        sys.settrace(None)
+    assert got == _reference_ts(first)
+    assert interleaved in ([], [_reference_ts(second)])
+    # and whatever the cache holds now is a consistent pair
+    assert record.rfc3339(first * 1_000_000_000 + 7000) == _reference_ts(first)
+    assert record.rfc3339(second * 1_000_000_000 + 7000) == _reference_ts(second)
+
+
+# -- one definition: the typed record, and the JSON Schema shipped for other languages ------
+def test_the_shipped_json_schema_describes_the_typed_record() -> None:
+    from sampler import record
+
+    schema = sampler.json_schema()
+    fields = record.wire_fields()
+    assert list(schema["properties"]) == [f.name for f in fields] == list(record.FIELDS)
+    assert sorted(schema["required"]) == sorted(f.name for f in fields if not f.nullable)
+    for field in fields:
+        assert schema["properties"][field.name]["type"] == ([field.kind, "null"] if field.nullable else field.kind), field
+    nested = {"usage": record.Usage, "error": record.ErrorInfo, "sampling": record.Sampling}
+    for name, typed in nested.items():
+        assert list(schema["properties"][name]["properties"]) == list(typed.__annotations__), name
+        assert sorted(schema["properties"][name]["required"]) == sorted(typed.__required_keys__), name
+    # The converters fill the call fields; build adds the rest.
+    assert set(record.CALL_FIELDS) < set(record.FIELDS)
+    assert set(record.FIELDS) - set(record.CALL_FIELDS) == {
+        "schema", "sample_id", "app", "env", "release", "category", "sampling", "redactions", "truncated", "attributes"
+    }  # fmt: skip
