@@ -192,7 +192,8 @@ def demo(duration_s: float, port: int, no_browser: bool, keep: bool, db_url: str
         cleanup.callback(traffic.stop)
         # The regression starts on a whole second: the windows (and the app's link) are whole seconds.
         regression_at = _ceil_second(started_at + timedelta(seconds=duration_s / 2))
-        switch = threading.Timer((regression_at - datetime.now(timezone.utc)).total_seconds(), traffic.inject_regression)
+        delay_s = (regression_at - datetime.now(timezone.utc)).total_seconds()
+        switch = threading.Timer(delay_s, traffic.inject_regression)
         switch.daemon = True
         switch.start()
         cleanup.callback(switch.cancel)
