@@ -76,8 +76,8 @@ def format_time(moment: datetime) -> str:
 def _duration(text: str, name: str) -> timedelta:
     try:
         return timedelta(seconds=parse_duration(text))
-    except click.BadParameter as exc:
-        raise LinkError(f"{name}: {exc.message}") from exc
+    except (click.BadParameter, ValueError) as exc:
+        raise LinkError(f"{name}: {getattr(exc, 'message', None) or exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
