@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from reviewer.app._state import Context
 from reviewer.app.command import ENTRY_FILE
-from reviewer.links import app_link
+from reviewer.links import WindowQuery, app_link
 from tests.reviewer.app.conftest import APP_TIMEOUT_S
 from tests.reviewer.app.seed import Seeded, seed_store
 
@@ -154,3 +154,35 @@ def test_the_link_of_a_page_opens_that_page(app_on: Any, seeded: Seeded) -> None
     assert link.startswith("http://127.0.0.1:8501/drift?start=")
     app = app_on(seeded, query=_query_of(link), page="drift")
     assert [metric.value for metric in app.metric][:2] == ["104", "108"]
+
+
+def test_an_alert_links_to_its_page_on_the_windows_it_compared(app_on: Any, fresh_store: Seeded) -> None:
+    from sqlmodel import Session
+
+    from reviewer.queries import TimeWindow
+    from reviewer.store import Alert, make_engine
+
+    now = fresh_store.now
+    current = TimeWindow(now - timedelta(hours=6), now)
+    baseline = TimeWindow(now - timedelta(days=7, hours=6), current.start)
+    engine = make_engine(fresh_store.url)
+    with Session(engine) as session:
+        session.add(Alert(kind="score_drop", key="score_drop:shipping", status="firing", fired_at=now,
+                          observed=0.057, expected=1.0, p_value=1e-12, message="shipping: pass rate 5.7%",
+                          statistic={"min_drop": 0.05, "alpha": 0.01, "min_samples": 20, "window": str(current),
+                                     "baseline_window": str(baseline)}, delivery_status="disabled"))
+        session.commit()
+    engine.dispose()
+    app = app_on(fresh_store, page="alerts")
+    chosen = next(o for o in app.selectbox(key="alerts_selected").options if "score_drop:shipping" in o)
+    app.selectbox(key="alerts_selected").set_value(int(chosen.split()[0].lstrip("#"))).run()
+    link = next(m.value for m in app.markdown if "on the windows it compared" in m.value)
+    target = link.split("](", 1)[1].rstrip(")")
+    assert target.startswith("./categories?")
+    query = _query_of(target)
+    assert WindowQuery.from_params(query).resolve(now) == ((current.start, current.end),
+                                                          (baseline.start, baseline.end))
+    assert (query["min_samples"], query["alpha"]) == ("20", "0.01")
+    row = app.dataframe[0].value.set_index("key").loc["score_drop:shipping"]
+    assert [row[c] for c in ("statistic", "threshold", "p-value", "alpha")] == ["-94.3 pts", "≤ -5.0 pts",
+                                                                                "1.0e-12", "0.01"]
