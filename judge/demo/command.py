@@ -11,8 +11,13 @@
 4. once the traffic ends and the store has caught up: a last judge run and
    ``tastevin alert`` comparing the time after the regression with the time before
    (a failing category, drift, an alert row);
-5. ``tastevin review`` on the store; the URL is printed (and opened in a browser unless
-   ``--no-browser``). Ctrl-C stops everything.
+5. ``tastevin review`` on the store; a link to it on those two windows (the traffic
+   before the regression as the baseline, after it as the current window) is printed
+   and opened in a browser unless ``--no-browser``. Ctrl-C stops everything.
+
+The windows are whole seconds, so the link reads well: the regression is switched on
+(``SupportTraffic.inject_regression``) at the first whole second after half the
+duration, and that instant is where the baseline ends and the current window starts.
 
 Every process started is stopped on the way out, whatever happens; the store is removed
 unless ``--keep`` (or ``--db``) says to keep it.
@@ -38,10 +43,13 @@ from typing import Any
 import click
 
 from reviewer.errors import TastevinError
+from reviewer.links import app_link
 from reviewer.store import DB_URL_ENV
 
 TOPIC = "tastevin.samples"
 CALLS_PER_S = 20.0
+ALERT_MIN_SAMPLES = 20  # the demo's windows are short: fewer samples than production's 30 per category
+ALERT_ALPHA = 0.01
 
 
 def _echo(line: str) -> None:
@@ -83,6 +91,15 @@ class _Children:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _floor_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def _ceil_second(moment: datetime) -> datetime:
+    floored = moment.replace(microsecond=0)
+    return floored if floored == moment else floored + timedelta(seconds=1)
 
 
 def _count(engine: Any, table: Any) -> int:
@@ -168,16 +185,20 @@ def demo(duration_s: float, port: int, no_browser: bool, keep: bool, db_url: str
                      env="demo", release="demo")
         cleanup.callback(sampler.shutdown)
         model = cleanup.enter_context(SimulatedModel())
-        settings = TrafficSettings(calls_per_s=CALLS_PER_S, duration_s=duration_s, seed=seed,
-                                   regression_after_s=duration_s / 2)
-        started_at = datetime.now(timezone.utc)
+        settings = TrafficSettings(calls_per_s=CALLS_PER_S, duration_s=duration_s, seed=seed)
         traffic = SupportTraffic(model.url, settings)
+        started_at = datetime.now(timezone.utc)
         traffic.start()
         cleanup.callback(traffic.stop)
+        # The regression starts on a whole second: the windows (and the app's link) are whole seconds.
+        regression_at = _ceil_second(started_at + timedelta(seconds=duration_s / 2))
+        delay_s = (regression_at - datetime.now(timezone.utc)).total_seconds()
+        switch = threading.Timer(delay_s, traffic.inject_regression)
+        switch.daemon = True
+        switch.start()
+        cleanup.callback(switch.cancel)
         _echo(f"simulated support app: {CALLS_PER_S:.0f} calls/s for {duration_s:.0f} s; "
-              f"regression in '{REGRESSED_CATEGORY}' at {duration_s / 2:.0f} s")
-        # The regression follows the traffic's planned schedule.
-        regression_at = started_at + timedelta(seconds=duration_s / 2)
+              f"regression in '{REGRESSED_CATEGORY}' at {(regression_at - started_at).total_seconds():.0f} s")
         while not traffic.wait(5.0):
             if stop.is_set():
                 raise SystemExit(130)
@@ -197,11 +218,19 @@ def demo(duration_s: float, port: int, no_browser: bool, keep: bool, db_url: str
             time.sleep(0.5)
         _echo(f"stored {_count(engine, Sample):,} of {sent:,} sampled calls; judging the rest …")
         subprocess.run(_tastevin(*judge_args, "--once"), env=env, check=False, stdout=subprocess.DEVNULL)
-        current_s = max(1, int((ended_at - regression_at).total_seconds()) + 1)
-        baseline_s = max(1, int((regression_at - started_at).total_seconds()) + 1)
+        # The windows it evaluates and the app shows: before the regression, and after it.
+        baseline = (_floor_second(started_at), regression_at)
+        current = (regression_at, _ceil_second(ended_at))
+        review_port = port if port else free_port()
+        app_url = f"http://127.0.0.1:{review_port}"
+        link = app_link(app_url, current=current, baseline=baseline, min_samples=ALERT_MIN_SAMPLES,
+                        alpha=ALERT_ALPHA)
+        current_s = (current[1] - current[0]).total_seconds()
+        baseline_s = (baseline[1] - baseline[0]).total_seconds()
         alert = subprocess.run(
-            _tastevin("alert", "--now", ended_at.isoformat(), "--window", f"{current_s}s", "--baseline",
-                      f"{baseline_s}s", "--min-samples", "20", "--cooldown", "1s"),
+            _tastevin("alert", "--now", current[1].isoformat(), "--window", f"{current_s:.0f}s", "--baseline",
+                      f"{baseline_s:.0f}s", "--min-samples", str(ALERT_MIN_SAMPLES), "--alpha", str(ALERT_ALPHA),
+                      "--cooldown", "1s", "--app-url", app_url),
             env=env, capture_output=True, text=True, check=False,
         )
         if alert.returncode == 2:
@@ -209,14 +238,12 @@ def demo(duration_s: float, port: int, no_browser: bool, keep: bool, db_url: str
         _echo(alert.stdout.rstrip())
         _echo(f"{_count(engine, Judgment):,} judgments, {_count(engine, Alert)} alerts")
 
-        review_port = port if port else free_port()
         children.start("review", _tastevin("review", "--port", str(review_port), "--no-browser"), env)
-        app_url = f"http://127.0.0.1:{review_port}"
         _wait_for_http(app_url, children, stop)
-        click.echo(f"review app: {app_url}")
+        click.echo(f"review app: {link}")
         sys.stdout.flush()
         if not no_browser:
-            webbrowser.open(app_url)
+            webbrowser.open(link)
         if keep or db_url:
             _echo(f"the store stays at {display_url(url)}")
         if exit_after_setup:

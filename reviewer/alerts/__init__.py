@@ -2,6 +2,7 @@
 
 * ``rules`` — the evaluations (:func:`~reviewer.alerts.rules.evaluate`), pure over the store's aggregates;
 * ``state`` — firing, cooldown and resolution in the ``alert`` table, webhook delivery with retries;
+* ``table`` — the report's columns (statistic, threshold, p-value, alpha) and the links to the app;
 * ``command`` — ``tastevin alert``.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import textwrap
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -13,6 +14,7 @@ import click
 
 from ..duration import Duration, parse_time
 from ..errors import ConfigError
+from ..links import APP_URL_ENV
 from ..store import DB_URL_ENV, DEFAULT_DB_URL
 
 KIND_CHOICES = ("score_drop", "drift", "volume")
@@ -27,10 +29,39 @@ def _now(value: str | None) -> datetime:
         raise ConfigError(f"--now: {exc.message}") from exc
 
 
-def _check_json(check: Any) -> dict[str, Any]:
+def _check_json(check: Any, app_url: str | None) -> dict[str, Any]:
+    from .table import alert_link
+
     return {"kind": check.kind, "key": check.key, "firing": check.firing, "message": check.message,
             "observed": check.observed, "expected": check.expected, "p_value": check.p_value,
-            "statistic": check.statistic}
+            "statistic": check.statistic, "link": alert_link(app_url, check.kind, check.statistic)}
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}"
+
+
+def report_lines(checks: Any, current: Any, baseline: Any, *, app_url: str | None, width: int = 80) -> list[str]:
+    """The terminal report: the two windows, one table row per check (notes under the ones not ok), links."""
+    from .table import alert_link, figures, render_table
+
+    lines = [f"current  {_when(current.start)} → {_when(current.end)} UTC",
+             f"baseline {_when(baseline.start)} → {_when(baseline.end)} UTC", ""]
+    rows = []
+    for check in checks:
+        state = {True: "FIRING", False: "ok", None: "n/a"}[check.firing]
+        figure = figures(check.kind, check.statistic, observed=check.observed, expected=check.expected,
+                         p_value=check.p_value)
+        rows.append((state, check.key, figure, None if check.firing is False else check.message))
+    lines += render_table(rows, width=width)
+    links = {}
+    for check in checks:
+        if check.firing and check.kind not in links:
+            links[check.kind] = alert_link(app_url, check.kind, check.statistic)
+    if any(links.values()):
+        lines.append("")
+        lines += [f"review app ({kind}): {link}" for kind, link in links.items() if link]
+    return lines
 
 
 @click.command()
@@ -62,13 +93,16 @@ def _check_json(check: Any) -> dict[str, Any]:
               show_envvar=True, help="After a key resolves, it does not fire again for this long.")
 @click.option("--webhook-url", default=None, envvar="TASTEVIN_ALERT_WEBHOOK_URL", show_envvar=True,
               help="Slack-compatible incoming webhook for new alerts (retried on failure). Never printed.")
+@click.option("--app-url", default=None, envvar=APP_URL_ENV, show_envvar=True, metavar="URL",
+              help="Base URL of the review app (e.g. https://review.example.com); the terminal report and the "
+                   "webhook then link to its page on the alert's windows. Default: no links.")
 @click.option("--every", type=Duration(), default=None, envvar="TASTEVIN_ALERT_EVERY", show_envvar=True,
               help="Evaluate on a schedule (e.g. 15m) until SIGINT/SIGTERM; default: once.")
 @click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
 def alert(
     db_url: str, window: timedelta, baseline: timedelta, now_text: str | None, kinds: tuple[str, ...],
     min_samples: int, alpha: float, min_drop: float, volume_min_ratio: float, cooldown: timedelta,
-    webhook_url: str | None, every: timedelta | None, as_json: bool,
+    webhook_url: str | None, app_url: str | None, every: timedelta | None, as_json: bool,
 ) -> None:
     """Alert when a score drops, the traffic drifts or samples stop arriving.
 
@@ -90,6 +124,7 @@ def alert(
     from .state import apply_checks, deliver_pending
 
     webhook_url = webhook_url or None  # an empty variable (compose's ${VAR:-}) means none
+    app_url = app_url or None
     try:
         rules = AlertRules(min_samples=min_samples, alpha=alpha, min_drop=min_drop,
                            volume_min_ratio=volume_min_ratio, kinds=tuple(kinds))
@@ -111,7 +146,7 @@ def alert(
             checks = evaluate(engine, current=current, baseline=before, rules=rules)
             rules_only = {"current": window_rules_only(engine, current), "baseline": window_rules_only(engine, before)}
             applied = apply_checks(engine, checks, cooldown=cooldown, webhook=webhook_url is not None)
-            delivered = deliver_pending(engine, webhook_url) if webhook_url else []
+            delivered = deliver_pending(engine, webhook_url, app_url=app_url) if webhook_url else []
             holding = any(check.firing for check in checks)
             if as_json:
                 click.echo(json.dumps({
@@ -120,17 +155,16 @@ def alert(
                                    for name, counts in rules_only.items()},
                     "fired": [a.key for a in applied.fired], "still_firing": [a.key for a in applied.still_firing],
                     "resolved": [a.key for a in applied.resolved], "delivered": [a.key for a in delivered],
-                    "checks": [_check_json(c) for c in checks],
+                    "checks": [_check_json(c, app_url) for c in checks],
                 }, default=str, indent=1))
             else:
-                click.echo(f"window {current} vs baseline {before}")
-                for check in checks:
-                    mark = {True: "FIRING", False: "ok", None: "n/a"}[check.firing]
-                    click.echo(f"  {mark:7} {check.key:32} {check.message}")
+                lines = report_lines(checks, current, before, app_url=app_url)
                 for label, alerts in (("fired", applied.fired), ("still firing", applied.still_firing),
                                       ("resolved", applied.resolved)):
                     if alerts:
-                        click.echo(f"{label}: {', '.join(a.key for a in alerts)}")
+                        lines += textwrap.wrap(f"{label}: {', '.join(a.key for a in alerts)}", width=80,
+                                               subsequent_indent="  ", break_on_hyphens=False)
+                click.echo("\n".join(lines))
                 if webhook_url:
                     click.echo(f"delivered to the webhook: {len(delivered)}")
                 for name, counts in rules_only.items():

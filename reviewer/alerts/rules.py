@@ -12,7 +12,9 @@ act on. Pure functions of the store's aggregates; no side effects.
   in both windows.
 * **Drift**: the drift report of the current window against the baseline; a feature
   fires when one of its methods flags drift (PSI, Jensen–Shannon, KS or normalised
-  Wasserstein — see :mod:`reviewer.stats`).
+  Wasserstein — see :mod:`reviewer.stats`). ``observed`` is the distance of the method
+  that decided (``expected`` its threshold); for KS it is the statistic D and the test's
+  p-value is ``p_value``.
 * **Volume** (overall and per app): the samples that arrived against the count the
   baseline rate predicts for the current window's length; fires when fewer than
   ``volume_min_ratio`` of the expected arrived and a Poisson test says it is no chance
@@ -30,7 +32,7 @@ from scipy.stats import poisson
 from sqlalchemy.engine import Engine
 
 from ..queries import TimeWindow, drift_report, load_category_counts
-from ..stats import ALL_CATEGORIES, ChangeVerdict, compare_category, merge_counts
+from ..stats import ALL_CATEGORIES, ChangeVerdict, DriftMethod, compare_category, merge_counts
 from ..store import Sample
 
 __all__ = ["AlertRules", "Check", "evaluate", "score_drop_checks", "volume_checks", "drift_checks"]
@@ -103,6 +105,7 @@ def score_drop_checks(engine: Engine, *, current: TimeWindow, baseline: TimeWind
                          "rate": change.baseline.rate, "low": change.baseline.low, "high": change.baseline.high},
             "current": {"passed": now.passed, "scored": now.passed + now.failed,
                         "rate": change.current.rate, "low": change.current.low, "high": change.current.high},
+            "min_samples": rules.min_samples,
             "window": str(current),
             "baseline_window": str(baseline),
         }
@@ -124,6 +127,13 @@ def score_drop_checks(engine: Engine, *, current: TimeWindow, baseline: TimeWind
     return checks
 
 
+def _drift_detail(result: Any) -> str:
+    if result.method is DriftMethod.KS:
+        d = "" if result.statistic is None else f"D {result.statistic:.3g}, "
+        return f"ks {d}p={result.value:.2g} (drift below {result.threshold:g})"
+    return f"{result.method} {result.value:.3g} (threshold {result.threshold:g})"
+
+
 def drift_checks(engine: Engine, *, current: TimeWindow, baseline: TimeWindow, rules: AlertRules) -> list[Check]:
     """One check per feature of the drift report; firing when any of its methods flags drift."""
     report = drift_report(engine, reference=baseline, current=current, min_samples=rules.min_samples)
@@ -135,8 +145,10 @@ def drift_checks(engine: Engine, *, current: TimeWindow, baseline: TimeWindow, r
         decided = [r for r in results if r.drifted is not None]
         statistic = {
             "results": [{"method": str(r.method), "value": r.value, "threshold": r.threshold,
-                         "verdict": str(r.verdict), "reference_n": r.reference_n, "current_n": r.current_n}
+                         "statistic": r.statistic, "drifted": r.drifted, "verdict": str(r.verdict),
+                         "reference_n": r.reference_n, "current_n": r.current_n}
                         for r in results],
+            "min_samples": rules.min_samples,
             "window": str(current),
             "baseline_window": str(baseline),
         }
@@ -146,10 +158,14 @@ def drift_checks(engine: Engine, *, current: TimeWindow, baseline: TimeWindow, r
             continue
         drifted = [r for r in decided if r.drifted]
         worst = drifted[0] if drifted else decided[0]
-        detail = ", ".join(f"{r.method} {r.value:.3g} (threshold {r.threshold:g})" for r in decided if r.value is not None)
+        detail = ", ".join(_drift_detail(r) for r in decided if r.value is not None)
         message = f"{feature}: {'drift' if drifted else 'no drift'} — {detail}"
-        checks.append(Check("drift", f"drift:{feature}", bool(drifted), message, observed=worst.value,
-                            expected=worst.threshold, statistic=statistic))
+        if worst.method is DriftMethod.KS:  # its value is the test's p-value, its threshold the level
+            observed, expected, p_value = worst.statistic, None, worst.value
+        else:
+            observed, expected, p_value = worst.value, worst.threshold, None
+        checks.append(Check("drift", f"drift:{feature}", bool(drifted), message, observed=observed,
+                            expected=expected, p_value=p_value, statistic=statistic))
     return checks
 
 
@@ -173,7 +189,7 @@ def volume_checks(engine: Engine, *, current: TimeWindow, baseline: TimeWindow, 
         expected = base_n * scale
         key = f"volume:{name}"
         statistic = {"test": "Poisson lower tail", "baseline_count": base_n, "ratio": rules.volume_min_ratio,
-                     "window": str(current), "baseline_window": str(baseline)}
+                     "alpha": rules.alpha, "window": str(current), "baseline_window": str(baseline)}
         if expected < rules.min_expected_volume:
             checks.append(Check("volume", key, None,
                                 f"{name}: too few samples expected ({expected:.1f}) to judge the volume",

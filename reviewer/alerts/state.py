@@ -34,6 +34,7 @@ from sqlmodel import Session, col, select
 
 from ..store import Alert, utc_now
 from .rules import Check
+from .table import alert_link
 
 __all__ = ["Applied", "apply_checks", "deliver_pending", "payload"]
 
@@ -85,17 +86,24 @@ def apply_checks(engine: Engine, checks: Sequence[Check], *, cooldown: timedelta
     return Applied(fired, still, resolved)
 
 
-def payload(alert: Alert) -> dict[str, Any]:
-    """The webhook body: Slack-compatible ``text``/``blocks`` and the fields under ``tastevin``."""
+def payload(alert: Alert, *, app_url: str | None = None) -> dict[str, Any]:
+    """The webhook body: Slack-compatible ``text``/``blocks`` and the fields under ``tastevin``.
+
+    With ``app_url`` (the review app's base URL) the text ends with a link to the app's
+    page for the alert, on the windows it compared; ``tastevin.link`` holds it (else None).
+    """
     title = {"score_drop": "Score drop", "drift": "Drift", "volume": "Volume"}.get(alert.kind, alert.kind)
     text = f":rotating_light: Tastevin — {title}: {alert.message}"
+    link = alert_link(app_url, alert.kind, alert.statistic)
+    if link is not None:
+        text += f" <{link}|Open in the review app>"
     return {
         "text": text,
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
         "tastevin": {
             "id": alert.id, "kind": alert.kind, "key": alert.key, "status": alert.status,
             "fired_at": alert.fired_at.isoformat(), "observed": alert.observed, "expected": alert.expected,
-            "p_value": alert.p_value, "statistic": alert.statistic, "message": alert.message,
+            "p_value": alert.p_value, "statistic": alert.statistic, "message": alert.message, "link": link,
         },
     }
 
@@ -116,12 +124,14 @@ def deliver_pending(
     max_attempts: int = 10,
     backoff_s: float = 0.5,
     timeout_s: float = 10.0,
+    app_url: str | None = None,
 ) -> list[Alert]:
     """Post every pending (or failed, with attempts left) alert; returns those delivered.
 
     Blocks up to ``attempts_per_call`` tries per alert with exponential backoff. A 2xx
     answer is delivered; anything else (status, timeout, refused connection) is recorded
-    in ``last_delivery_error`` — without the URL, which may hold a secret token.
+    in ``last_delivery_error`` — without the URL, which may hold a secret token. With
+    ``app_url`` each body links to the review app (:func:`payload`).
     """
     with Session(engine, expire_on_commit=False) as session:
         waiting = list(session.exec(
@@ -135,7 +145,7 @@ def deliver_pending(
         for attempt in range(min(attempts_per_call, max_attempts - alert.delivery_attempts)):
             attempts += 1
             try:
-                _post(webhook_url, payload(alert), timeout_s)
+                _post(webhook_url, payload(alert, app_url=app_url), timeout_s)
                 error = None
                 break
             except urllib.error.HTTPError as exc:

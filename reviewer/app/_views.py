@@ -180,3 +180,29 @@ def _midnight(day: date) -> datetime:
 
 def as_json(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
+
+
+FIGURES_CAPTION = ("statistic: the effect measured (score drop: change in pass rate; drift: the method's distance, "
+                   "for KS its D; volume: arrived over expected) · threshold: the bound on it that fires · "
+                   "p-value: of the rule's test · alpha: the bound on the p-value (— where the rule has none).")
+
+
+def alerts_frame(alerts: list[Any], *, delivery: bool = False) -> pd.DataFrame:
+    """Alert rows with the same columns for every kind (:mod:`reviewer.alerts.table`)."""
+    from reviewer.alerts.table import figures
+
+    rows = []
+    for a in alerts:
+        figure = figures(a.kind, a.statistic, observed=a.observed, expected=a.expected, p_value=a.p_value)
+        row: dict[str, Any] = {"id": a.id, "kind": a.kind, "key": a.key, "status": a.status, "fired": a.fired_at}
+        if delivery:
+            row["resolved"] = a.resolved_at
+        row.update({"statistic": figure.statistic, "threshold": figure.threshold, "p-value": figure.p_value,
+                    "alpha": figure.alpha, "message": a.message})
+        if delivery:
+            row.update({"delivery": a.delivery_status, "attempts": a.delivery_attempts,
+                        "delivery error": a.last_delivery_error})
+        else:
+            row["delivery"] = a.delivery_status
+        rows.append(row)
+    return pd.DataFrame(rows)

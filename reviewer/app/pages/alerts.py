@@ -1,12 +1,15 @@
-"""Alerts: what fired on which key, observed vs expected, the test behind it, the delivery."""
+"""Alerts: what fired on which key, its statistic, threshold and p-value, the delivery, a link to its windows."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
+from reviewer.alerts.table import alert_link
 from reviewer.app import _data, _views
 from reviewer.app._state import context
+from reviewer.app._views import FIGURES_CAPTION, alerts_frame
+
+PAGE_TITLES = {"score_drop": "Categories", "drift": "Drift", "volume": "the Overview"}
 
 STATUSES = {"firing": "firing", "resolved": "resolved", "all": None}
 
@@ -22,17 +25,15 @@ def main() -> None:
     if not alerts:
         st.success("No alerts here.")
         return
-    st.dataframe(pd.DataFrame([{
-        "id": a.id, "kind": a.kind, "key": a.key, "status": a.status, "fired": a.fired_at, "resolved": a.resolved_at,
-        "observed": a.observed, "expected": a.expected, "p_value": a.p_value, "message": a.message,
-        "delivery": a.delivery_status, "attempts": a.delivery_attempts, "delivery error": a.last_delivery_error,
-        "statistic": _views.as_json(a.statistic),
-    } for a in alerts]), hide_index=True, width="stretch",
-        column_config={"p_value": st.column_config.NumberColumn(format="%.4g")})
+    st.dataframe(alerts_frame(alerts, delivery=True), hide_index=True, width="stretch")
+    st.caption(FIGURES_CAPTION)
     chosen = st.selectbox("Details of", [a.id for a in alerts], key="alerts_selected",
                           format_func=lambda i: next(f"#{a.id} {a.key} ({a.status})" for a in alerts if a.id == i))
     alert = next(a for a in alerts if a.id == chosen)
     st.markdown(f"**{alert.key}** — {alert.message}")
+    link = alert_link(".", alert.kind, alert.statistic)  # relative: the page of this app
+    if link is not None:
+        st.markdown(f"[Open {PAGE_TITLES.get(alert.kind, 'its page')} on the windows it compared]({link})")
     st.json(alert.statistic)
 
 

@@ -74,10 +74,7 @@ def main() -> None:
     st.subheader("Open alerts")
     alerts = _data.alerts(ctx.db_url, "firing", None)
     if alerts:
-        st.dataframe(pd.DataFrame([{
-            "fired": a.fired_at, "kind": a.kind, "key": a.key, "observed": a.observed, "expected": a.expected,
-            "p_value": a.p_value, "message": a.message, "delivery": a.delivery_status} for a in alerts]),
-            hide_index=True, width="stretch")
+        st.dataframe(_views.alerts_frame(alerts), hide_index=True, width="stretch")
     else:
         st.success("No alert is firing.")
 

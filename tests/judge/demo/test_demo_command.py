@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -26,8 +27,14 @@ def test_demo_runs_the_pipeline_and_shows_the_regression(tmp_path: Path) -> None
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    assert f"review app: http://127.0.0.1:{port}" in result.stdout
+    assert f"review app: http://127.0.0.1:{port}/?start=" in result.stdout
     assert "regression in 'shipping'" in result.stderr
+    # The app's link shows the windows the alerts were evaluated on (the alert's own link says which).
+    (link,) = [line.removeprefix("review app: ") for line in result.stdout.splitlines() if line.startswith("review app")]
+    (alert_link,) = [line.removeprefix("review app (score_drop): ") for line in result.stderr.splitlines()
+                     if line.startswith("review app (score_drop): ")]
+    assert dict(parse_qsl(urlsplit(alert_link).query)) == dict(parse_qsl(urlsplit(link).query))
+    assert urlsplit(alert_link).path == "/categories"
 
     engine = make_engine(f"sqlite:///{db}")
     with engine.connect() as connection:

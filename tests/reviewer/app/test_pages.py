@@ -157,12 +157,14 @@ def test_runs(open_app: OpenApp, seeded: Seeded) -> None:
 def test_alerts(open_app: OpenApp, seeded: Seeded) -> None:
     app = open_app(seeded, "alerts")
     table = app.dataframe[0].value
-    assert table[["kind", "key", "status", "observed", "expected", "delivery"]].values.tolist() == [
-        ["score_drop", "score_drop:billing", "firing", 0.5, 0.95, "delivered"]]
+    assert table[["kind", "key", "status", "statistic", "p-value", "delivery"]].values.tolist() == [
+        ["score_drop", "score_drop:billing", "firing", "-45.0 pts", "1.2e-07", "delivered"]]
     assert json.loads(app.json[0].value)["z"] == -5.3
     app.radio(key="alerts_status").set_value("all").run()
     assert app.dataframe[0].value["key"].tolist() == ["score_drop:billing", "drift:request_model"]
     assert app.dataframe[0].value["delivery error"].tolist()[1] == "webhook answered 503"
+    drift = app.dataframe[0].value.iloc[1]
+    assert [drift[c] for c in ("statistic", "threshold", "p-value", "alpha")] == ["PSI 0.31", "≥ 0.1", "—", "—"]
     app.radio(key="alerts_status").set_value("resolved").run()
     app.selectbox(key="alerts_kind").select("volume").run()
     assert _texts(app, "success") == ["No alerts here."]
