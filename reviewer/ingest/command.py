@@ -9,12 +9,6 @@ import click
 from ..store import DEFAULT_DB_URL
 
 
-def echo_line(line: str) -> None:
-    """Progress and status lines go to stderr, flushed at once (several processes share it)."""
-    click.echo(line, err=True)
-    sys.stderr.flush()
-
-
 @click.command()
 @click.option("--bootstrap-servers", default="127.0.0.1:9092", show_default=True, show_envvar=True,
               envvar="TASTEVIN_KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers, comma-separated.")
@@ -68,7 +62,7 @@ def ingest(
 
     from ..store import ensure_schema, make_engine
     from .consumer import KAFKA_SECURITY_SETTINGS, IngestConfig
-    from .workers import run_ingester, run_workers
+    from .workers import echo_line, run_ingester, run_workers
 
     servers = tuple(s.strip() for s in bootstrap_servers.split(",") if s.strip())
     if not servers:

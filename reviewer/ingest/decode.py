@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from ..errors import TastevinError
+
 SUPPORTED_MAJOR = "tastevin.sample/v1"
 DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
 UNCATEGORIZED = "uncategorized"
@@ -51,7 +53,7 @@ SAMPLE_COLUMNS: tuple[str, ...] = (
 JSON_COLUMNS = frozenset({"params", "system_instructions", "input_messages", "output_messages", "redactions", "attributes"})
 
 
-class PoisonRecord(ValueError):
+class PoisonRecord(TastevinError, ValueError):
     """A message that can never become a sample row; goes to ``dead_letter``."""
 
     def __init__(self, reason: str, detail: str) -> None:

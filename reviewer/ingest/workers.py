@@ -23,8 +23,16 @@ from collections.abc import Callable
 from multiprocessing.connection import wait
 from types import FrameType
 
+import click
+
 from .._process import die_with_parent
 from .consumer import IngestConfig, Ingester
+
+
+def echo_line(line: str) -> None:
+    """Progress and status lines go to stderr, flushed at once (several processes share it)."""
+    click.echo(line, err=True)
+    sys.stderr.flush()
 
 
 def run_ingester(config: IngestConfig, db_url: str, echo: Callable[[str], None]) -> int:
@@ -50,8 +58,6 @@ def run_ingester(config: IngestConfig, db_url: str, echo: Callable[[str], None])
 
 def _worker_main(config: IngestConfig, db_url: str, label: str, parent_pid: int) -> None:
     die_with_parent(parent_pid)
-    from .command import echo_line
-
     sys.exit(run_ingester(config, db_url, lambda line: echo_line(f"[{label}] {line}")))
 
 
