@@ -225,3 +225,40 @@ def test_a_service_without_partitions_warns_once_then_reads_when_they_come(
     assert ingester.stats.consumed == 200, lines
     assert sum(line.startswith("warning: no partition") for line in lines) == 1
     assert any(line.startswith(f"ingest: waiting for partitions of topic {TOPIC} in group held for ") for line in lines)
+
+
+@pytest.mark.slow
+def test_a_worker_without_partitions_does_not_stop_the_one_with_them(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """--workers 2 on a one-partition topic: the worker left without a partition exits 3
+    after --assignment-timeout; the other goes on reading the live feed, and the job exits 0."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    create_topic(broker.bootstrap_servers, partitions=1)
+    records = [make_record(i) for i in range(3000)]
+    fed = threading.Event()
+
+    def feed() -> None:  # a live topic for ~7 s: the worker holding the partition never idles
+        for start in range(0, len(records), 200):
+            produce(broker.bootstrap_servers, [encode(r) for r in records[start : start + 200]])
+            time.sleep(0.5)
+        fed.set()
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    result = _ingest_cli(url, broker.bootstrap_servers, "two-workers", "--workers", "2", "--until-idle", "2",
+                         "--assignment-timeout", "3", "--session-timeout-ms", "2000")
+    feeder.join()
+    assert fed.is_set()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "got no partition (more workers than partitions?); the other workers go on" in result.stderr
+    assert "stopping the other workers" not in result.stderr
+    assert sorted(sample_ids(url)) == sorted(r["sample_id"] for r in records)
+
+
+@pytest.mark.slow
+def test_workers_that_all_get_no_partition_exit_3(broker: EmbeddedBroker, holder: Holder, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    result = _ingest_cli(url, broker.bootstrap_servers, "held", "--workers", "2", "--until-idle", "1",
+                         "--assignment-timeout", "4", "--session-timeout-ms", "2000")
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert result.stderr.count("got no partition (more workers than partitions?)") == 2
+    assert holder.partitions == [0]
