@@ -234,6 +234,20 @@ def test_every_package_has_a_curated_all(package: str) -> None:
     assert missing == []
 
 
+@pytest.mark.parametrize("package", _packages())
+def test_a_public_name_is_not_shadowed_by_a_submodule_of_the_same_name(package: str) -> None:
+    """Importing ``reviewer.ingest.decode`` sets the package's ``decode`` to the module
+    unless the package bound the function itself: a lazy ``__getattr__`` never runs then."""
+    from types import ModuleType
+
+    module = importlib.import_module(package)
+    directory = Path(module.__file__ or "").parent
+    for name in module.__all__:
+        if (directory / f"{name}.py").exists() or (directory / name / "__init__.py").exists():
+            importlib.import_module(f"{package}.{name}")
+            assert not isinstance(getattr(module, name), ModuleType), f"{package}.{name} is the module"
+
+
 def test_the_sampler_public_api_is_unchanged() -> None:
     import sampler
 

@@ -1,8 +1,10 @@
 """Ingest: the Kafka consumer that fills the store (``tastevin ingest``).
 
-The names below are loaded on first use (PEP 562): the ``tastevin ingest`` command
-lives in ``reviewer.ingest.command`` and must not pull in SQLAlchemy or the Kafka
-client when ``tastevin --help`` lists it.
+The consumer and the writer are loaded on first use (PEP 562): the ``tastevin ingest``
+command lives in ``reviewer.ingest.command`` and must not pull in SQLAlchemy or the Kafka
+client when ``tastevin --help`` lists it. The decoder is light and imported at once: its
+function ``decode`` shares its name with its module, and importing the module later would
+otherwise shadow the function.
 """
 
 from __future__ import annotations
@@ -10,19 +12,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .decode import PoisonRecord, decode
+
 if TYPE_CHECKING:
-    from .consumer import IngestConfig, Ingester, IngestStats, make_consumer
-    from .decode import PoisonRecord, decode
+    from .client import IngestConfig, make_consumer
+    from .consumer import Ingester, IngestStats
     from .writer import BatchWriter
 
 _LAZY = {
     "BatchWriter": "writer",
-    "IngestConfig": "consumer",
+    "IngestConfig": "client",
     "IngestStats": "consumer",
     "Ingester": "consumer",
-    "PoisonRecord": "decode",
-    "decode": "decode",
-    "make_consumer": "consumer",
+    "make_consumer": "client",
 }
 
 __all__ = ["BatchWriter", "IngestConfig", "IngestStats", "Ingester", "PoisonRecord", "decode", "make_consumer"]

@@ -71,7 +71,7 @@ def ingest(
     import os
 
     from ..store import ensure_schema, make_engine
-    from .consumer import KAFKA_SECURITY_SETTINGS, IngestConfig
+    from .client import KAFKA_SECURITY_SETTINGS, IngestConfig
     from .workers import echo_line, run_ingester, run_workers
 
     servers = tuple(s.strip() for s in bootstrap_servers.split(",") if s.strip())

@@ -28,7 +28,8 @@ from types import FrameType
 import click
 
 from .._process import die_with_parent
-from .consumer import EXIT_NO_ASSIGNMENT, IngestConfig, Ingester
+from .client import IngestConfig
+from .consumer import EXIT_NO_ASSIGNMENT, Ingester
 
 
 def echo_line(line: str) -> None:
