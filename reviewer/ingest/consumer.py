@@ -338,7 +338,7 @@ class Ingester:
                         )
                     last_progress = window_start = now
                     window_count = 0
-            if code == 0 and not self._finish_in_flight():
+            if code in (0, EXIT_NO_ASSIGNMENT) and not self._finish_in_flight():
                 code = self._stopped_with_database_down()
         finally:
             if self._in_flight is not None:  # an exception left a write running: end it soon
