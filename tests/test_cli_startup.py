@@ -147,3 +147,20 @@ def test_working_commands_still_run_beside_a_broken_plugin(broken_plugins: dict[
     report, output = _probe(["rubrics", "--help"], env=broken_plugins)
     assert report["code"] == 0, output
     assert "Usage: tastevin rubrics" in output and "warning" not in output
+
+
+def test_the_command_mapping_knows_names_without_loading_and_flags_a_stale_install() -> None:
+    import click
+
+    from reviewer.plugins import COMMAND_GROUP, PluginCommands
+
+    builtin = click.Command("db")
+    commands = PluginCommands({"db": builtin}, group=COMMAND_GROUP)
+    assert "ingest" in commands and "judge" in commands and commands.loaded() == ["db"]
+    assert not commands.found_none
+    commands["db"] = builtin
+    del commands["judge"]
+    assert "judge" not in commands and commands.loaded() == ["db"]
+
+    stale = PluginCommands({"db": builtin}, group="tastevin.no-such-group")
+    assert stale.found_none and list(stale) == ["db"] and len(stale) == 1
