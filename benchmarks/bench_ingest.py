@@ -227,7 +227,7 @@ def ingest(bootstrap: str, url: str, group: str, batch_size: int, workers: int, 
         bootstrap_servers=(bootstrap,),
         group_id=group,
         batch_size=batch_size,
-        until_idle_s=5.0,  # counts from the start; tansu answers a new group's join after half the session
+        until_idle_s=5.0,  # counts once each worker holds partitions and has read them to their end
         session_timeout_ms=3000,
         heartbeat_interval_ms=500,
         progress_every_s=5.0,

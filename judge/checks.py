@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, Union
+from typing import Annotated, Any, ClassVar, Literal, Protocol, Union
 
 import jsonschema
 from jsonschema.exceptions import best_match
@@ -34,15 +34,13 @@ from sampler.record import TRUNCATION_MARK
 
 from .results import CriterionResult
 
-if TYPE_CHECKING:
-    from .rubric import Rubric
-
 __all__ = [
     "CHECK_TYPES",
     "Check",
     "CheckSpec",
     "ContainsAttributeCheck",
     "EqualsAttributeCheck",
+    "HasChecks",
     "MaxLengthCheck",
     "MinLengthCheck",
     "NoPiiCheck",
@@ -423,7 +421,16 @@ def call_error(sample: Any) -> str | None:
     return None
 
 
-def run_checks(rubric: Rubric, sample: Any) -> list[CriterionResult]:
+class HasChecks(Protocol):
+    """What :func:`run_checks` needs of a rubric (a :class:`judge.rubric.Rubric`): its
+    checks. A protocol, so that this module does not import the rubric module, which
+    imports it."""
+
+    @property
+    def checks(self) -> Sequence[Check]: ...
+
+
+def run_checks(rubric: HasChecks, sample: Any) -> list[CriterionResult]:
     """Run every rule check of ``rubric`` on ``sample``, in the rubric's order.
 
     ``sample`` is a mapping (a wire record, a dict) or an object (a store ``Sample``)

@@ -56,7 +56,7 @@ class JudgeRejected(TastevinError):
     """The judge API refused the configuration (key, permissions, model): stop the run."""
 
 
-class BudgetExhausted(Exception):
+class BudgetExhausted(TastevinError):
     """The next call would not fit the run's budget."""
 
 

@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from reviewer.errors import TastevinError
+
 from .checks import output_text, sample_field
 from .results import CriterionResult
 
@@ -73,7 +75,7 @@ _USER = """\
 Evaluate the final reply against every criterion of the rubric and record the verdicts {how}."""
 
 
-class BadReply(Exception):
+class BadReply(TastevinError):
     """The judge's reply cannot be used: the judgment is unscored with ``reason``."""
 
     def __init__(self, reason: str) -> None:

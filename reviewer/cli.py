@@ -1,5 +1,10 @@
 """The ``tastevin`` command line: one entry point, every command with ``--help``.
 
+This module is the host: it builds the ``tastevin`` group with its own commands
+(``broker``, ``db``) and loads every other command from the entry-point group
+``tastevin.commands`` (see :mod:`reviewer.plugins`), so it imports no command module,
+and nothing of ``judge``, until a command is used.
+
 Configuration order for every command: flags, then ``TASTEVIN_*`` environment
 variables, then defaults.
 """
@@ -13,6 +18,7 @@ import time
 import click
 
 from .errors import TastevinError
+from .plugins import COMMAND_GROUP, PluginCommands
 from .broker import DEFAULT_STORAGE, EmbeddedBroker
 from .store import DB_URL_ENV, DEFAULT_DB_URL
 
@@ -121,32 +127,16 @@ def db_current(db_url: str) -> None:
                    f"{head}: run `tastevin db upgrade --db {where}`")
 
 
-def _register_commands() -> None:
-    from judge.cli_judge import judge, runs
-    from judge.cli_rubrics import rubrics
-
-    from .alerts.command import alert
-    from .app.command import review
-    from .cli_drift import drift
-    from .cli_export import export
-    from judge.demo.command import demo
-    from .ingest.command import ingest
-
-    cli.add_command(alert)
-    cli.add_command(demo)
-    cli.add_command(drift)
-    cli.add_command(export)
-    cli.add_command(review)
-    cli.add_command(ingest)
-    cli.add_command(judge)
-    cli.add_command(runs)
-    cli.add_command(rubrics)
-
-
-_register_commands()
+# Every other command is a plugin: declared in pyproject.toml under
+# [project.entry-points."tastevin.commands"] and imported only when used (reviewer.plugins).
+cli.commands = PluginCommands(cli.commands, group=COMMAND_GROUP)
 
 
 def main() -> None:
+    commands = cli.commands
+    if isinstance(commands, PluginCommands) and commands.found_none:
+        click.echo(f"warning: no commands found in the entry-point group {COMMAND_GROUP!r}: tastevin's installed "
+                   "metadata is missing or stale; reinstall it (scripts/setup, or pip install -e .)", err=True)
     try:
         cli.main(standalone_mode=True)
     except TastevinError as exc:

@@ -1,9 +1,24 @@
-"""The exception tree of the offline side.
+"""Tastevin's exception tree: one root, ``TastevinError``, for every error raised on purpose.
 
-    TastevinError                 root: every error Tastevin raises on purpose
+This module is public and light (it imports nothing), so every package uses it: the
+judge's and the demo's exceptions hang under the same root, and ``tastevin`` turns any
+``TastevinError`` that reaches it into ``error: <message>`` and exit code 2. Third-party
+exceptions are mapped to these at the boundary (``raise ... from exc``).
+
+    TastevinError                 root; re-exported as reviewer.TastevinError and judge.TastevinError
     ├── ConfigError               a bad setting; the message says how to fix it
+    │   ├── WindowError           reviewer.queries: a time window that cannot be evaluated
+    │   └── RubricError           judge.rubric: a rubric file that cannot be loaded
     ├── StoreError                the store could not be reached or migrated
-    └── BrokerError               the embedded broker could not start or stop
+    ├── BrokerError               the embedded broker could not start or stop
+    ├── ReviewError               reviewer.reviews: a review that cannot be recorded (also a ValueError)
+    ├── PoisonRecord              reviewer.ingest.decode: a Kafka message that can never be a sample
+    │                             (also a ValueError); it goes to the dead_letter table
+    ├── JudgeRejected             judge.llm: the judge API refused the key, model or permissions
+    ├── BudgetExhausted           judge.llm: the next judge call would not fit the run's budget
+    ├── BadReply                  judge.prompt: a judge reply that cannot be read; the judgment is
+    │                             unscored with its reason
+    └── TrafficError              judge.demo.traffic: the demo's simulated app could not run
 """
 
 from __future__ import annotations
@@ -23,3 +38,6 @@ class BrokerError(TastevinError):
 
 class StoreError(TastevinError):
     """The store could not be reached or migrated; the message says what to check."""
+
+
+__all__ = ["BrokerError", "ConfigError", "StoreError", "TastevinError"]

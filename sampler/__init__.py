@@ -20,20 +20,40 @@ raises into the host app after ``init``: failures are logged once and counted in
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._anthropic import instrument
-from ._context import tag
-from ._core import Sampler, register_atexit
-from ._manual import record_call
-from ._metrics import register_metrics
-from ._processor import SamplingSpanProcessor
-from ._settings import SamplerSettings, resolve_settings
 from ._state import STATE
-from ._transport import KafkaTransport, MemoryTransport, SendResult, Transport
-from .record import SCHEMA, json_schema
+
+if TYPE_CHECKING:
+    from ._anthropic import instrument
+    from ._context import tag
+    from ._core import Sampler
+    from ._manual import record_call
+    from ._processor import SamplingSpanProcessor
+    from ._settings import SamplerSettings
+    from ._transport import KafkaTransport, MemoryTransport, SendResult, Transport
+    from .record import SCHEMA, json_schema
+
+# The public names are loaded on first use (PEP 562): importing ``sampler`` or one of its
+# public modules (``sampler.redact``, ``sampler.record``) loads neither the OpenTelemetry
+# SDK nor the Kafka client, so the judge can use the redactor without them.
+_LAZY = {
+    "SCHEMA": "record",
+    "KafkaTransport": "_transport",
+    "MemoryTransport": "_transport",
+    "Sampler": "_core",
+    "SamplerSettings": "_settings",
+    "SamplingSpanProcessor": "_processor",
+    "SendResult": "_transport",
+    "Transport": "_transport",
+    "instrument": "_anthropic",
+    "json_schema": "record",
+    "record_call": "_manual",
+    "tag": "_context",
+}
 
 __all__ = [
     "SCHEMA",
@@ -54,6 +74,19 @@ __all__ = [
     "tag",
 ]
 
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 logger = logging.getLogger(__name__)
 _init_lock = threading.Lock()
 _metrics_registered = False
@@ -70,6 +103,10 @@ def init(*, transport: Transport | None = None, **settings: Any) -> Sampler | No
     Without bootstrap servers the sampler warns once and counts sampled calls as
     dropped (``no_broker``). Never blocks on the network.
     """
+    from ._core import Sampler, register_atexit
+    from ._metrics import register_metrics
+    from ._settings import resolve_settings
+
     global _metrics_registered
     resolved = resolve_settings(settings)
     with _init_lock:

@@ -9,3 +9,5 @@
 
 Importing this package imports nothing heavy; the Streamlit modules import Streamlit.
 """
+
+__all__: list[str] = []  # nothing at package level: use the modules named above

@@ -9,12 +9,6 @@ import click
 from ..store import DEFAULT_DB_URL
 
 
-def echo_line(line: str) -> None:
-    """Progress and status lines go to stderr, flushed at once (several processes share it)."""
-    click.echo(line, err=True)
-    sys.stderr.flush()
-
-
 @click.command()
 @click.option("--bootstrap-servers", default="127.0.0.1:9092", show_default=True, show_envvar=True,
               envvar="TASTEVIN_KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers, comma-separated.")
@@ -29,7 +23,15 @@ def echo_line(line: str) -> None:
               type=click.IntRange(1, 100_000), help="Records per poll and per database transaction.")
 @click.option("--until-idle", "until_idle_s", type=click.FloatRange(0), default=None, show_envvar=True,
               envvar="TASTEVIN_INGEST_UNTIL_IDLE", metavar="SECONDS",
-              help="Exit 0 after SECONDS with nothing new (for jobs and tests). Default: run until stopped.")
+              help="Exit 0 once this consumer holds partitions, has read every one to its end and SECONDS "
+                   "passed with nothing new (for jobs and tests); the clock does not run while the group "
+                   "forms. Exit 3 if no partition is assigned within --assignment-timeout. "
+                   "Default: run until stopped.")
+@click.option("--assignment-timeout", "assignment_timeout_s", type=click.FloatRange(0.1), default=60.0,
+              show_default=True, show_envvar=True, envvar="TASTEVIN_INGEST_ASSIGNMENT_TIMEOUT", metavar="SECONDS",
+              help="Warn, with the likely causes, when this consumer has held no partition for SECONDS "
+                   "(other members hold them all, the group is stuck rebalancing, no such topic); "
+                   "with --until-idle, exit 3 instead.")
 @click.option("--max-record-bytes", default=1024 * 1024, show_default=True, show_envvar=True,
               envvar="TASTEVIN_INGEST_MAX_RECORD_BYTES", type=click.IntRange(1024),
               help="Larger messages go to the dead-letter table as 'oversize'.")
@@ -50,6 +52,7 @@ def ingest(
     db_url: str,
     batch_size: int,
     until_idle_s: float | None,
+    assignment_timeout_s: float,
     max_record_bytes: int,
     session_timeout_ms: int,
     workers: int,
@@ -60,15 +63,16 @@ def ingest(
     Offsets are committed only after the database commit: a crash loses nothing and a
     redelivery duplicates nothing. Malformed records go to the dead_letter table with
     a reason. --workers N runs N consumer processes; more processes (anywhere) with the
-    same --group-id split the partitions too.
+    same --group-id split the partitions too. Exit codes: 0 stopped or idle, 1 stopped with
+    the database down, 3 --until-idle without partitions.
     SASL/SSL: TASTEVIN_KAFKA_SECURITY_PROTOCOL, _SASL_MECHANISM, _SASL_USERNAME,
     _SASL_PASSWORD, _SSL_CAFILE, _SSL_CERTFILE, _SSL_KEYFILE.
     """
     import os
 
     from ..store import ensure_schema, make_engine
-    from .consumer import KAFKA_SECURITY_SETTINGS, IngestConfig
-    from .workers import run_ingester, run_workers
+    from .client import KAFKA_SECURITY_SETTINGS, IngestConfig
+    from .workers import echo_line, run_ingester, run_workers
 
     servers = tuple(s.strip() for s in bootstrap_servers.split(",") if s.strip())
     if not servers:
@@ -80,6 +84,7 @@ def ingest(
         group_id=group_id,
         batch_size=batch_size,
         until_idle_s=until_idle_s,
+        assignment_timeout_s=assignment_timeout_s,
         max_record_bytes=max_record_bytes,
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=max(300, session_timeout_ms // 3),

@@ -17,6 +17,12 @@ a fifth of kafka-python's CPU per record, which leaves the Python side to decodi
 writing. A database outage pauses consumption (the same batch is retried with backoff,
 offsets stay uncommitted); a broker outage is absorbed by librdkafka's reconnects.
 Neither kills the process. SIGTERM/SIGINT finish the batch in hand, commit and exit 0.
+
+``until_idle_s`` (for jobs and tests) ends the loop once the consumer holds partitions,
+has read every one to its end, and nothing new came for that long; the clock does not
+run while the group forms or another member holds the partitions (``assignment.py``).
+Without partitions for ``assignment_timeout_s`` it warns with the likely causes; with
+``until_idle_s`` it exits 3 instead, having read nothing it could vouch for.
 """
 
 from __future__ import annotations
@@ -33,8 +39,22 @@ from typing import Any
 
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
-from .decode import DEFAULT_MAX_RECORD_BYTES, PoisonRecord, decode_row, sqlite_timestamp
+from .assignment import AssignmentWatch, Partition, partitions_of, waiting_warning
+from .client import CONSUMER_FETCH_SETTINGS, KAFKA_SECURITY_SETTINGS, IngestConfig, consumer_settings, make_consumer
+from .decode import PoisonRecord, decode_row, sqlite_timestamp
 from .writer import BatchWriter
+
+__all__ = [
+    "CONSUMER_FETCH_SETTINGS",  # re-exported from .client, where the Kafka side lives
+    "DEAD_LETTER_RAW_CAP",
+    "EXIT_NO_ASSIGNMENT",
+    "KAFKA_SECURITY_SETTINGS",
+    "IngestConfig",
+    "IngestStats",
+    "Ingester",
+    "consumer_settings",
+    "make_consumer",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,26 +62,9 @@ DEAD_LETTER_RAW_CAP = 64 * 1024
 _BACKOFF_START_S = 0.5
 _BACKOFF_MAX_S = 15.0
 _BROKER_ERROR_EVERY_S = 10.0  # repeat a broker error line at most this often
-
-
-@dataclass(frozen=True, kw_only=True)
-class IngestConfig:
-    """Everything ``tastevin ingest`` needs, resolved from flags, environment and defaults.
-
-    ``kafka`` holds extra librdkafka consumer settings (dotted names, e.g.
-    ``security.protocol``); they override the ones :func:`make_consumer` sets.
-    """
-
-    bootstrap_servers: tuple[str, ...]
-    topic: str = "tastevin.samples"
-    group_id: str = "tastevin-ingest"
-    batch_size: int = 2000
-    until_idle_s: float | None = None
-    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 3_000
-    progress_every_s: float = 10.0
-    kafka: dict[str, Any] = field(default_factory=dict)
+_POSITION_CHECK_EVERY_S = 1.0  # the fallback for a missed end-of-partition event
+#: Exit code of ``run`` when ``until_idle_s`` is set and no partition was assigned in time.
+EXIT_NO_ASSIGNMENT = 3
 
 
 @dataclass
@@ -138,6 +141,7 @@ class Ingester:
         self._in_flight: tuple[_Batch, Future[bool]] | None = None
         self._broker_error_at = 0.0
         self._revoke_ok = True  # False once a rebalance callback met the database down at a stop
+        self.watch = AssignmentWatch()
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -236,7 +240,11 @@ class Ingester:
         return True
 
     # -- rebalance callbacks (run on the main thread, inside consume) ---------------------
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        self.watch.assign(partitions_of(partitions))
+
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        self.watch.revoke(partitions_of(partitions))
         # Store and commit what is in hand before the partitions go to another member;
         # otherwise it would be stored twice (harmless, but wasted) or, worse, its
         # commit would fail and the other member redeliver it.
@@ -244,6 +252,7 @@ class Ingester:
             self._revoke_ok = self._finish_in_flight() and self._revoke_ok
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        self.watch.revoke(partitions_of(partitions))
         # The partitions may already belong to another member: a commit would fail. The
         # batch in hand is still stored (idempotently) and its offsets left uncommitted.
         if self._in_flight is not None:
@@ -254,14 +263,19 @@ class Ingester:
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> int:
-        """Consume until stopped (exit code 0), idle for ``until_idle_s`` (0), or a fatal error."""
+        """Consume until stopped (exit code 0), idle for ``until_idle_s`` after catching up
+        (0), without partitions for ``assignment_timeout_s`` with ``until_idle_s`` set
+        (``EXIT_NO_ASSIGNMENT``), or a fatal error."""
         self._revoke_ok = True
+        watch = self.watch = AssignmentWatch()
         consumer = self._consumer = self._consumer_factory(
-            self.config, on_revoke=self._on_revoke, on_lost=self._on_lost, on_error=self._on_broker_error
+            self.config, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost,
+            on_error=self._on_broker_error,
         )
         stats = self.stats
-        last_progress = last_record = time.monotonic()
+        last_progress = last_position_check = time.monotonic()
         window_start, window_count = last_progress, 0
+        warned_waiting = False
         code = 0
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tastevin-ingest-writer")
         try:
@@ -271,36 +285,60 @@ class Ingester:
                     code = self._stopped_with_database_down()
                     break
                 now = time.monotonic()
+                ends: dict[Partition, int] = {}
                 if messages:
-                    messages = self._drop_errors(messages)
+                    messages = self._drop_errors(messages, ends)
                 if messages:
                     if stats.first_batch_at is None:
                         stats.first_batch_at = now
                         stats.first_batch_size = len(messages)
                     decoded = self._decode_batch(messages)
+                    watch.saw(decoded.next_offsets, ends)
                     # The previous batch was being stored while this one was polled and decoded.
                     if not self._finish_in_flight():
                         code = self._stopped_with_database_down()
                         break
                     self._in_flight = (decoded, executor.submit(self._store, decoded))
                     window_count += len(messages)
-                    last_record = now
-                elif self._in_flight is not None:
-                    if not self._finish_in_flight():
-                        code = self._stopped_with_database_down()
+                else:
+                    watch.saw({}, ends)
+                    if watch.assigned and not watch.caught_up() and now - last_position_check >= _POSITION_CHECK_EVERY_S:
+                        last_position_check = now
+                        self._check_positions(consumer)
+                    if self._in_flight is not None:
+                        if not self._finish_in_flight():
+                            code = self._stopped_with_database_down()
+                            break
+                    elif self.config.until_idle_s is not None and watch.idle_for() >= self.config.until_idle_s:
+                        self._echo(f"idle for {self.config.until_idle_s:g}s after reading every assigned "
+                                   "partition to its end; exiting")
                         break
-                elif self.config.until_idle_s is not None and now - last_record >= self.config.until_idle_s:
-                    self._echo(f"idle for {self.config.until_idle_s:g}s; exiting")
-                    break
+                waited = watch.waiting_for()
+                if waited is None:
+                    warned_waiting = False
+                elif waited >= self.config.assignment_timeout_s and not warned_waiting:
+                    warned_waiting = True
+                    warning = waiting_warning(topic=self.config.topic, group_id=self.config.group_id,
+                                              waited_s=waited, ever_assigned=watch.ever_assigned)
+                    if self.config.until_idle_s is not None:
+                        self._echo(f"error: {warning}. Exiting with code {EXIT_NO_ASSIGNMENT}: --until-idle "
+                                   "needs partitions to read to their end (--assignment-timeout waits longer)")
+                        code = EXIT_NO_ASSIGNMENT
+                        break
+                    self._echo(f"warning: {warning}")
                 if now - last_progress >= self.config.progress_every_s:
-                    rate = window_count / max(now - window_start, 1e-9)
-                    self._echo(
-                        f"ingest: {rate:,.0f} records/s, {stats.consumed:,} consumed, "
-                        f"{stats.dead_lettered:,} dead-lettered, lag {self._lag(consumer)}"
-                    )
+                    if waited is not None:
+                        self._echo(f"ingest: waiting for partitions of topic {self.config.topic} in group "
+                                   f"{self.config.group_id} for {waited:.0f} s, {stats.consumed:,} consumed")
+                    else:
+                        rate = window_count / max(now - window_start, 1e-9)
+                        self._echo(
+                            f"ingest: {rate:,.0f} records/s, {stats.consumed:,} consumed, "
+                            f"{stats.dead_lettered:,} dead-lettered, lag {self._lag(consumer)}"
+                        )
                     last_progress = window_start = now
                     window_count = 0
-            if code == 0 and not self._finish_in_flight():
+            if code in (0, EXIT_NO_ASSIGNMENT) and not self._finish_in_flight():
                 code = self._stopped_with_database_down()
         finally:
             if self._in_flight is not None:  # an exception left a write running: end it soon
@@ -322,9 +360,10 @@ class Ingester:
         self._echo("stopping with the database still down; the batch will be redelivered")
         return 1
 
-    def _drop_errors(self, messages: list[Any]) -> list[Any]:
-        """Messages carrying a client event instead of a record: fatal ones raise, the
-        others (a partition's end, a broker gone for a moment) are reported and skipped."""
+    def _drop_errors(self, messages: list[Any], ends: dict[Partition, int]) -> list[Any]:
+        """Messages carrying a client event instead of a record: fatal ones raise, a
+        partition's end is noted in ``ends`` (its offset), the others (a broker gone for
+        a moment) are reported; none is kept."""
         if all(message.error() is None for message in messages):
             return messages
         from confluent_kafka import KafkaError, KafkaException
@@ -336,9 +375,24 @@ class Ingester:
                 kept.append(message)
             elif error.fatal():
                 raise KafkaException(error)
-            elif error.code() != KafkaError._PARTITION_EOF:
+            elif error.code() == KafkaError._PARTITION_EOF:
+                ends[(message.topic(), message.partition())] = message.offset()
+            else:
                 self._on_broker_error(error)
         return kept
+
+    def _check_positions(self, consumer: Any) -> None:
+        """The fallback for a missed end event: positions against cached high watermarks."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        try:
+            assigned = [TopicPartition(topic, partition) for topic, partition in self.watch.behind()]
+            positions = {(tp.topic, tp.partition): tp.offset for tp in consumer.position(assigned)}
+            highs = {(tp.topic, tp.partition): consumer.get_watermark_offsets(tp, cached=True)[1] for tp in assigned}
+        except (KafkaException, RuntimeError) as exc:  # a closed consumer, a partition just revoked
+            logger.debug("position check failed: %s", exc)
+            return
+        self.watch.caught_up_by_position(positions, highs)
 
     def _on_broker_error(self, error: Any) -> None:
         """librdkafka's error callback (runs on the main thread, inside consume): the
@@ -377,67 +431,3 @@ class Ingester:
             return f"{total:,}"
         except Exception:  # noqa: BLE001 - lag is informational only
             return "unknown"
-
-
-#: ``tastevin ingest``'s security settings: environment variable (the sampler's, see
-#: ``sampler._settings.KAFKA_SECURITY_ENV``) → librdkafka setting.
-KAFKA_SECURITY_SETTINGS: dict[str, str] = {
-    "TASTEVIN_KAFKA_SECURITY_PROTOCOL": "security.protocol",
-    "TASTEVIN_KAFKA_SASL_MECHANISM": "sasl.mechanism",
-    "TASTEVIN_KAFKA_SASL_USERNAME": "sasl.username",
-    "TASTEVIN_KAFKA_SASL_PASSWORD": "sasl.password",
-    "TASTEVIN_KAFKA_SSL_CAFILE": "ssl.ca.location",
-    "TASTEVIN_KAFKA_SSL_CERTFILE": "ssl.certificate.location",
-    "TASTEVIN_KAFKA_SSL_KEYFILE": "ssl.key.location",
-}
-
-#: librdkafka fetch settings of the ingest consumer (``IngestConfig.kafka`` may
-#: override them); the benchmark's raw-consume baselines use the same ones. Up to 32 MB
-#: of records are fetched ahead of the loop.
-CONSUMER_FETCH_SETTINGS: dict[str, Any] = {
-    "fetch.max.bytes": 64 * 1024 * 1024,
-    "max.partition.fetch.bytes": 16 * 1024 * 1024,
-    "queued.max.messages.kbytes": 32 * 1024,
-}
-
-
-def consumer_settings(config: IngestConfig) -> dict[str, Any]:
-    """The librdkafka settings of the ingest consumer (without callbacks)."""
-    return {
-        "bootstrap.servers": ",".join(config.bootstrap_servers),
-        "group.id": config.group_id,
-        "client.id": "tastevin-ingest",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "session.timeout.ms": config.session_timeout_ms,
-        "heartbeat.interval.ms": config.heartbeat_interval_ms,
-        "enable.partition.eof": False,
-        **CONSUMER_FETCH_SETTINGS,
-        **config.kafka,
-    }
-
-
-def make_consumer(
-    config: IngestConfig,
-    *,
-    on_revoke: Callable[[Any, list[Any]], None] | None = None,
-    on_lost: Callable[[Any, list[Any]], None] | None = None,
-    on_error: Callable[[Any], None] | None = None,
-) -> Any:
-    """A confluent-kafka consumer in ``config.group_id``, subscribed to ``config.topic``."""
-    from confluent_kafka import Consumer
-
-    settings = consumer_settings(config)
-    # librdkafka logs through Python logging (delivered while consume runs), not stderr.
-    settings["logger"] = logging.getLogger("reviewer.ingest.kafka")
-    if on_error is not None:
-        settings["error_cb"] = on_error
-    consumer = Consumer(settings)
-    callbacks: dict[str, Any] = {}
-    if on_revoke is not None:
-        callbacks["on_revoke"] = on_revoke
-    if on_lost is not None:
-        callbacks["on_lost"] = on_lost
-    consumer.subscribe([config.topic], **callbacks)
-    return consumer

@@ -29,6 +29,8 @@ import orjson
 
 from sampler.record import FIELDS, SCHEMA, USAGE_KEYS, wire_fields
 
+from ..errors import TastevinError
+
 SUPPORTED_MAJOR = SCHEMA
 DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
 UNCATEGORIZED = "uncategorized"
@@ -56,7 +58,7 @@ SAMPLE_COLUMNS: tuple[str, ...] = (
 JSON_COLUMNS = frozenset({"params", "system_instructions", "input_messages", "output_messages", "redactions", "attributes"})
 
 
-class PoisonRecord(ValueError):
+class PoisonRecord(TastevinError, ValueError):
     """A message that can never become a sample row; goes to ``dead_letter``."""
 
     def __init__(self, reason: str, detail: str) -> None:

@@ -9,7 +9,9 @@ not threads: decoding is Python, and two processes decode on two cores at once.
 The parent only supervises: SIGTERM/SIGINT are passed on (each worker finishes its
 batch, commits and exits 0); a worker that fails stops the others and the parent exits
 with its code, for the service manager to restart the lot; workers get SIGTERM if the
-parent dies, even by SIGKILL.
+parent dies, even by SIGKILL. With ``--until-idle``, a worker that got no partition
+(more workers than partitions) exits 3 without stopping the others; the job exits 3 only
+if no worker got any.
 """
 
 from __future__ import annotations
@@ -23,8 +25,17 @@ from collections.abc import Callable
 from multiprocessing.connection import wait
 from types import FrameType
 
+import click
+
 from .._process import die_with_parent
-from .consumer import IngestConfig, Ingester
+from .client import IngestConfig
+from .consumer import EXIT_NO_ASSIGNMENT, Ingester
+
+
+def echo_line(line: str) -> None:
+    """Progress and status lines go to stderr, flushed at once (several processes share it)."""
+    click.echo(line, err=True)
+    sys.stderr.flush()
 
 
 def run_ingester(config: IngestConfig, db_url: str, echo: Callable[[str], None]) -> int:
@@ -50,13 +61,12 @@ def run_ingester(config: IngestConfig, db_url: str, echo: Callable[[str], None])
 
 def _worker_main(config: IngestConfig, db_url: str, label: str, parent_pid: int) -> None:
     die_with_parent(parent_pid)
-    from .command import echo_line
-
     sys.exit(run_ingester(config, db_url, lambda line: echo_line(f"[{label}] {line}")))
 
 
 def run_workers(config: IngestConfig, db_url: str, workers: int, echo: Callable[[str], None]) -> int:
-    """Start ``workers`` ingest processes and wait for them; the worst exit code."""
+    """Start ``workers`` ingest processes and wait for them; the worst exit code (a worker
+    without partitions counts only when every worker was without)."""
     context = multiprocessing.get_context("spawn")  # no fork of a process with librdkafka threads
     processes = [
         context.Process(
@@ -77,6 +87,7 @@ def run_workers(config: IngestConfig, db_url: str, workers: int, echo: Callable[
 
     previous = {signum: signal.signal(signum, stop_all) for signum in (signal.SIGTERM, signal.SIGINT)}
     code = 0
+    unassigned = 0
     try:
         for process in processes:
             process.start()
@@ -87,7 +98,11 @@ def run_workers(config: IngestConfig, db_url: str, workers: int, echo: Callable[
                 running.remove(process)
                 process.join()
                 exitcode = process.exitcode if process.exitcode is not None else 1
-                if exitcode != 0:
+                if exitcode == EXIT_NO_ASSIGNMENT and not stopping:
+                    unassigned += 1
+                    echo(f"{process.name} got no partition (more workers than partitions?)"
+                         + ("; the other workers go on" if running else ""))
+                elif exitcode != 0:
                     how = f"exit code {exitcode}" if exitcode > 0 else f"signal {-exitcode}"
                     echo(f"{process.name} stopped with {how}" + ("" if stopping else "; stopping the other workers"))
                     code = code or (exitcode if exitcode > 0 else 1)
@@ -101,4 +116,6 @@ def run_workers(config: IngestConfig, db_url: str, workers: int, echo: Callable[
                 process.join()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    if unassigned == len(processes):
+        code = code or EXIT_NO_ASSIGNMENT
     return code

@@ -21,8 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-DEFAULT_DB_URL = "sqlite:///tastevin.db"
-DB_URL_ENV = "TASTEVIN_DB_URL"
+from .defaults import DB_URL_ENV, DEFAULT_DB_URL
 
 if TYPE_CHECKING:
     from .engine import StoreError, display_url, make_engine

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError
 
 from ..errors import ConfigError, StoreError
-from . import DB_URL_ENV, DEFAULT_DB_URL
+from .defaults import DB_URL_ENV, DEFAULT_DB_URL
 
 logger = logging.getLogger(__name__)
 
