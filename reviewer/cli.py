@@ -122,6 +122,7 @@ def db_current(db_url: str) -> None:
 
 
 def _register_commands() -> None:
+    from judge.cli_datasets import datasets
     from judge.cli_judge import judge, runs
     from judge.cli_rubrics import rubrics
 
@@ -133,6 +134,7 @@ def _register_commands() -> None:
     from .ingest.command import ingest
 
     cli.add_command(alert)
+    cli.add_command(datasets)
     cli.add_command(demo)
     cli.add_command(drift)
     cli.add_command(export)
