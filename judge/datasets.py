@@ -40,6 +40,7 @@ from .dataset_cases import Case, case_from_line, content_hash
 __all__ = [
     "DatasetRef",
     "StoredDataset",
+    "case_of_row",
     "cases_from_store",
     "dataset_cases",
     "dataset_versions",
@@ -198,7 +199,8 @@ def dataset_versions(engine: Engine, name: str) -> list[StoredDataset]:
         return [_stored(r, latest=head is not None and r.version == head.latest_version) for r in rows]
 
 
-def _case(row: DatasetCase) -> Case:
+def case_of_row(row: DatasetCase) -> Case:
+    """The :class:`Case` of a ``dataset_case`` row."""
     return Case(id=row.case_id, category=row.category, input=row.input, system_prompt=row.system_prompt,
                 attributes=dict(row.attributes), criteria=list(row.criteria), expected_output=row.expected_output,
                 reference_output=row.reference_output, production=row.production,
@@ -210,7 +212,7 @@ def dataset_cases(engine: Engine, version_id: int) -> list[tuple[int, Case]]:
     with Session(engine) as session:
         rows = session.exec(select(DatasetCase).where(DatasetCase.dataset_version_id == version_id)
                             .order_by(col(DatasetCase.position))).all()
-        return [(row.id, _case(row)) for row in rows if row.id is not None]
+        return [(row.id, case_of_row(row)) for row in rows if row.id is not None]
 
 
 def export_dataset(engine: Engine, version_id: int, out: IO[bytes]) -> int:

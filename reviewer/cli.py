@@ -123,6 +123,7 @@ def db_current(db_url: str) -> None:
 
 def _register_commands() -> None:
     from judge.cli_datasets import datasets
+    from judge.cli_evals import evals
     from judge.cli_judge import judge, runs
     from judge.cli_rubrics import rubrics
 
@@ -137,6 +138,7 @@ def _register_commands() -> None:
     cli.add_command(datasets)
     cli.add_command(demo)
     cli.add_command(drift)
+    cli.add_command(evals)
     cli.add_command(export)
     cli.add_command(review)
     cli.add_command(ingest)
