@@ -163,13 +163,22 @@ def _read(path: Path | None, what: str) -> str | None:
                    "are not called again.")
 @click.option("--base-url", default=None, envvar="ANTHROPIC_BASE_URL", show_envvar=True,
               help="Anthropic API base URL (a compatible gateway). The key is read from ANTHROPIC_API_KEY.")
+@click.option("--gate-against", "gate_against", default=None, metavar="latest|RUN_ID",
+              help="CI gate: compare with this baseline (latest: the newest completed run of the same name) and "
+                   "exit 1 when the pass rate dropped by more than --max-drop and significantly.")
+@click.option("--max-drop", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+              help="Gate: the largest drop of the pass rate allowed (0.05 = 5 points).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
+              help="Gate: significance level of the exact McNemar test on the paired cases.")
+@click.option("--min-paired", type=click.IntRange(1), default=30, show_default=True,
+              help="Gate: with fewer paired cases than this, the drop alone decides (and the summary says so).")
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON.")
 def run_command(
     dataset_refs: tuple[str, ...], db_url: str, model: str | None, name: str | None, system_prompt_file: Path | None,
     template_file: Path | None, max_tokens: int, params: tuple[str, ...], rubrics_dir: Path | None,
     judge_model: str | None, output: str, match: str, concurrency: int, budget_usd: float | None,
     prices_file: Path | None, timeout_s: float, max_retries: int, stale_after_s: float, resume_id: int | None,
-    base_url: str | None, as_json: bool,
+    base_url: str | None, gate_against: str | None, max_drop: float, alpha: float, min_paired: int, as_json: bool,
 ) -> None:
     """Replay DATASET(s) on a candidate and judge every case: generation, rubrics, own criteria, exact match.
 
@@ -177,7 +186,9 @@ def run_command(
     have one, an exact match against expected_output; a case whose generation failed is
     errored, never failed. Ctrl-C stops cleanly (the run ends cancelled and can be
     resumed with --resume). Exits 0 when the run completed, 1 when it was cancelled
-    (budget, Ctrl-C), 2 on a configuration, API or store error.
+    (budget, Ctrl-C), 2 on a configuration, API or store error. With --gate-against:
+    0 when the gate passes, 1 when it fails, 2 when it cannot decide (the run did not
+    complete, an error); the gate's JSON summary goes to stdout.
     """
     from .datasets import find_dataset
     from .evals.candidates import CandidateSpec, check_template, parse_model
@@ -253,9 +264,25 @@ def run_command(
             progress.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        gate = None
+        if gate_against is not None:
+            from .evals.gate import gate_run
+
+            try:
+                gate = gate_run(engine, final, against=gate_against, max_drop=max_drop, alpha=alpha,
+                                min_paired=min_paired)
+            except ConfigError:
+                click.echo(summary(final), err=True)
+                raise
+            final = get_run(engine, run_id) or final
     finally:
         engine.dispose()
     click.echo(json.dumps(run_json(final), indent=1) if as_json else summary(final))
+    if gate is not None:
+        click.echo(f"gate {gate.verdict.upper()}: {gate.reason}", err=True)
+        if not as_json:
+            click.echo(json.dumps({"gate": gate.to_json()}))
+        raise SystemExit(1 if gate.verdict == "fail" else 0)
     if final.status == "cancelled":
         raise SystemExit(1)
 
@@ -339,3 +366,9 @@ def show_command(run_id: int, db_url: str, limit: int | None, as_json: bool) -> 
                       "—" if case.cost_usd is None else f"{case.cost_usd:.4f}",
                       (case.output_preview or "") + (f" [{note}]" if note else ""))
     Console(width=200).print(table)
+
+
+# The compare command lives in its own module (kept apart for size).
+from .cli_evals_compare import compare  # noqa: E402
+
+evals.add_command(compare)

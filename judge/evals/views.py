@@ -9,7 +9,8 @@ and the HTTP API serves.
      "budget_usd", "created_at", "started_at", "completed_at",
      "totals": {"total_cases", "passed_cases", "failed_cases", "unscored_cases", "errored_cases", "pass_rate"},
      "metrics": {"avg_inference_ms", "p50_inference_ms", "p95_inference_ms", "input_tokens", "output_tokens",
-                 "generation_cost_usd", "judge_cost_usd", "cost_usd", "cost_per_1k_requests_usd"}}
+                 "generation_cost_usd", "judge_cost_usd", "cost_usd", "cost_per_1k_requests_usd"},
+     "gate": {"verdict", "reason", "baseline_id", "drop", "p_value", …} | null}
 
 Timestamps are RFC 3339 UTC. ``pass_rate`` is passed / (passed + failed): unscored and
 errored cases are counted apart, never as failures.
@@ -47,6 +48,7 @@ def run_json(run: EvalRun) -> dict[str, Any]:
                     "judge_cost_usd": run.judge_cost_usd,
                     "cost_usd": run.generation_cost_usd + run.judge_cost_usd,
                     "cost_per_1k_requests_usd": run.cost_per_1k_requests_usd},
+        "gate": run.gate,
     }
 
 

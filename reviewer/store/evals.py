@@ -157,6 +157,8 @@ class EvalRun(StoreModel, table=True):
     generation_cost_usd: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
     judge_cost_usd: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
     cost_per_1k_requests_usd: float | None = None
+    # The CI gate's result against the baseline run (judge.evals.gate), when one was asked for.
+    gate: dict[str, Any] | None = Field(default=None, sa_type=NULLABLE_JSON_TYPE)
 
 
 class EvalCase(StoreModel, table=True):

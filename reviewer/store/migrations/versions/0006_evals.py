@@ -91,6 +91,7 @@ def upgrade() -> None:
     sa.Column('generation_cost_usd', sa.Float(), server_default='0', nullable=False),
     sa.Column('judge_cost_usd', sa.Float(), server_default='0', nullable=False),
     sa.Column('cost_per_1k_requests_usd', sa.Float(), nullable=True),
+    sa.Column('gate', NULLABLE_JSON, nullable=True),
     sa.CheckConstraint('"status" IN (\'pending\', \'running\', \'completed\', \'failed\', \'cancelled\')', name=op.f('ck_eval_run_status')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_eval_run'))
     )
