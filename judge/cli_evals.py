@@ -147,7 +147,8 @@ def _read(path: Path | None, what: str) -> str | None:
               help="Cases in flight at once.")
 @click.option("--budget-usd", type=click.FloatRange(0, min_open=True), default=None,
               help="Stop before generation plus judging would cost more than this (the run ends cancelled, "
-                   "stop reason budget, finished cases kept). Default: no budget.")
+                   "stop reason budget, finished cases kept; with --resume: the run's new budget). "
+                   "Default: no budget.")
 @click.option("--prices", "prices_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, envvar="TASTEVIN_JUDGE_PRICES", show_envvar=True,
               help="YAML/JSON price table (model: {input, output, …} USD per million tokens) extending the "
@@ -242,6 +243,10 @@ def run_command(
             if found is None:
                 raise ConfigError(f"no eval run {resume_id}: see `tastevin evals list`")
             run_id = resume_id
+            if budget_usd is not None:
+                from .evals.store import set_budget
+
+                set_budget(engine, run_id, budget_usd)
             rubrics = run_rubrics(engine, found)
             settings = found.settings
             options = EvalOptions(concurrency=concurrency, judge_model=found.judge_model or options.judge_model,
@@ -366,6 +371,24 @@ def show_command(run_id: int, db_url: str, limit: int | None, as_json: bool) -> 
                       "—" if case.cost_usd is None else f"{case.cost_usd:.4f}",
                       (case.output_preview or "") + (f" [{note}]" if note else ""))
     Console(width=200).print(table)
+
+
+@evals.command("cancel")
+@click.argument("run_id", type=int)
+@_db_option
+def cancel_command(run_id: int, db_url: str) -> None:
+    """Cancel a pending or running eval run; its workers stop after the calls in flight.
+
+    Finished cases are kept; `tastevin evals run --resume RUN_ID` continues the run later.
+    """
+    from .evals.store import cancel_run
+
+    engine = _engine(db_url)
+    try:
+        run = cancel_run(engine, run_id)
+    finally:
+        engine.dispose()
+    click.echo(f"eval run {run.id} cancelled; its workers stop at their next heartbeat")
 
 
 # The compare command lives in its own module (kept apart for size).

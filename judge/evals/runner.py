@@ -36,7 +36,7 @@ from ..prompt import DEFAULT_MAX_TOKENS, OutputMode
 from ..rubric import Rubric
 from ..runner import DEFAULT_JUDGE_MODEL, default_worker_id
 from .candidates import CandidateRejected, CandidateSpec, Generation, generate
-from .scoring import MatchMode, case_targets, score_case
+from .scoring import JudgingStopped, MatchMode, case_targets, score_case
 from .store import claim_cases, finish_run, release, renew, spent_usd, start_run, store_generation, store_result
 
 __all__ = ["EvalOptions", "Progress", "run_eval", "run_rubrics"]
@@ -178,9 +178,10 @@ async def _run(
                 continue
             try:
                 await one(*item)
-            except BudgetExhausted:
+            except BudgetExhausted as exc:
                 state.stop("budget")
-                await asyncio.to_thread(release, engine, [item[0]], worker_id=worker_id)
+                spent = exc.spent_usd if isinstance(exc, JudgingStopped) else 0.0
+                await asyncio.to_thread(release, engine, [item[0]], worker_id=worker_id, judge_cost_usd=spent)
             except (JudgeRejected, CandidateRejected) as exc:
                 state.fatal = state.fatal or exc
                 state.stop("error")

@@ -27,12 +27,13 @@ import anthropic
 
 from ..claims import NO_JUDGE_MODEL, Target
 from ..dataset_cases import Case
-from ..llm import judge_sample
+from ..llm import BudgetExhausted, judge_sample
 from ..pricing import Budget, PriceTable
 from ..prompt import OutputMode
 from ..rubric import Rubric, RubricSpec
 
-__all__ = ["CASE_RUBRIC", "CaseSample", "MatchMode", "Scored", "case_rubric", "case_targets", "score_case"]
+__all__ = ["CASE_RUBRIC", "CaseSample", "JudgingStopped", "MatchMode", "Scored", "case_rubric", "case_targets",
+           "score_case"]
 
 CASE_RUBRIC = "case"
 MatchMode = Literal["normalized", "strict"]
@@ -62,6 +63,14 @@ class CaseSample:
         return cls(sample_id=case.id, category=case.category, system_instructions=system, input_messages=messages,
                    output_messages=[{"role": "assistant", "parts": [{"type": "text", "content": output}]}],
                    attributes=attributes)
+
+
+class JudgingStopped(BudgetExhausted):
+    """The budget ran out part way through a case's judging; ``spent_usd`` is what its judge calls cost so far."""
+
+    def __init__(self, spent_usd: float) -> None:
+        super().__init__(f"budget exhausted after ${spent_usd:.6f} of judging")
+        self.spent_usd = spent_usd
 
 
 _CASE_RUBRICS: dict[str, Rubric] = {}
@@ -137,8 +146,8 @@ async def score_case(
 ) -> Scored:
     """Judge ``output`` for ``case`` against ``targets``; see the module docstring.
 
-    Raises :class:`judge.llm.BudgetExhausted` before a judge call that would not fit the
-    budget and :class:`judge.llm.JudgeRejected` on 401/403/404 from the judge API.
+    Raises :class:`JudgingStopped` (a ``BudgetExhausted``, with what the case's earlier
+    judge calls cost) before a judge call that would not fit the budget and :class:`judge.llm.JudgeRejected` on 401/403/404 from the judge API.
     """
     if not targets:
         return Scored("unscored", f"no rubric applies to category {case.category!r} and the case has no "
@@ -151,9 +160,12 @@ async def score_case(
     cost, latency, tokens_in, tokens_out = 0.0, 0.0, 0, 0
     timed = False
     for target in targets:
-        outcome = await judge_sample(client, sample, target, run_id=run_id, max_tokens=max_tokens,
-                                     price=prices.get(target.judge_model) if target.uses_llm else None,
-                                     budget=budget, output=output_mode)
+        try:
+            outcome = await judge_sample(client, sample, target, run_id=run_id, max_tokens=max_tokens,
+                                         price=prices.get(target.judge_model) if target.uses_llm else None,
+                                         budget=budget, output=output_mode)
+        except BudgetExhausted:
+            raise JudgingStopped(cost) from None
         name = target.rubric.name
         row = outcome.row
         if row is None:

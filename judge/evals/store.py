@@ -37,6 +37,7 @@ from .scoring import Scored
 
 __all__ = [
     "PREVIEW_CHARS",
+    "cancel_run",
     "claim_cases",
     "create_run",
     "finish_run",
@@ -45,6 +46,7 @@ __all__ = [
     "release",
     "renew",
     "run_cases",
+    "set_budget",
     "spent_usd",
     "start_run",
     "store_generation",
@@ -125,6 +127,31 @@ def start_run(engine: Engine, run_id: int, *, worker_id: str) -> EvalRun:
     return run
 
 
+def cancel_run(engine: Engine, run_id: int) -> EvalRun:
+    """Cancel a pending or running run (its workers stop after their calls in flight, at their next heartbeat).
+
+    Raises ConfigError for an unknown or finished run. Finished cases are kept; the run
+    can be resumed later with ``tastevin evals run --resume``.
+    """
+    with engine.begin() as connection:
+        changed = connection.execute(
+            sa.update(_RUN).where(_RUN.c.id == run_id, _RUN.c.status.in_(("pending", "running")))
+            .values(status="cancelled", stop_reason="cancelled", completed_at=utc_now())
+        ).rowcount
+    run = get_run(engine, run_id)
+    if run is None:
+        raise ConfigError(f"no eval run {run_id}: see `tastevin evals list`")
+    if not changed:
+        raise ConfigError(f"eval run {run_id} is already {run.status}: nothing to cancel")
+    return run
+
+
+def set_budget(engine: Engine, run_id: int, budget_usd: float | None) -> None:
+    """Change a run's budget (e.g. to resume a run stopped by its budget with more)."""
+    with engine.begin() as connection:
+        connection.execute(sa.update(_RUN).where(_RUN.c.id == run_id).values(budget_usd=budget_usd))
+
+
 def claim_cases(
     engine: Engine, run_id: int, *, worker_id: str, limit: int, stale_after_s: float
 ) -> list[tuple[int, Case, Generation | None]]:
@@ -193,7 +220,9 @@ def store_result(
         "output": generation.output, "output_preview": preview(generation.output),
         "inference_ms": generation.inference_ms, "input_tokens": generation.input_tokens,
         "output_tokens": generation.output_tokens, "generation_cost_usd": generation.cost_usd,
-        "judge_cost_usd": judge_cost, "cost_usd": generation_cost + judge_cost,
+        # Added to what an interrupted earlier judging of this case spent (see release).
+        "judge_cost_usd": sa.func.coalesce(_CASE.c.judge_cost_usd, 0.0) + judge_cost,
+        "cost_usd": generation_cost + sa.func.coalesce(_CASE.c.judge_cost_usd, 0.0) + judge_cost,
     }
     if scored is not None:
         values |= {"unscored_reason": scored.reason if verdict == "unscored" else None, "criteria": scored.criteria,
@@ -213,16 +242,23 @@ def store_result(
     return True
 
 
-def release(engine: Engine, case_ids: Sequence[int], *, worker_id: str) -> None:
-    """Give back claimed cases not finished: ``generated`` when their output is stored, else ``pending``."""
+def release(engine: Engine, case_ids: Sequence[int], *, worker_id: str, judge_cost_usd: float = 0.0) -> None:
+    """Give back claimed cases not finished: ``generated`` when their output is stored, else ``pending``.
+
+    ``judge_cost_usd`` (with one case) is what its interrupted judging already spent: kept
+    on the case, so the run's cost and a resumed budget count it.
+    """
     if not case_ids:
         return
+    values: dict[str, Any] = {"state": sa.case((_CASE.c.output.is_(None), "pending"), else_="generated"),
+                              "worker_id": None, "claimed_at": None}
+    if judge_cost_usd:
+        values["judge_cost_usd"] = sa.func.coalesce(_CASE.c.judge_cost_usd, 0.0) + judge_cost_usd
     with engine.begin() as connection:
         connection.execute(
             sa.update(_CASE)
             .where(_CASE.c.id.in_(list(case_ids)), _CASE.c.state == "claimed", _CASE.c.worker_id == worker_id)
-            .values(state=sa.case((_CASE.c.output.is_(None), "pending"), else_="generated"), worker_id=None,
-                    claimed_at=None))
+            .values(**values))
 
 
 def renew(engine: Engine, run_id: int, *, worker_id: str) -> str:

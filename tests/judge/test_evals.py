@@ -327,3 +327,53 @@ def test_two_workers_split_one_run(engine: Engine, support_rubric: Rubric) -> No
     assert run is not None and (run.status, run.passed_cases + run.failed_cases) == ("completed", 30)
     workers = {c.worker_id for c in run_cases(engine, run_id)}
     assert workers <= {"a", "b"}
+
+
+def test_everything_spent_is_recorded_even_when_the_budget_stops_a_case_mid_judging(
+    engine: Engine, support_rubric: Rubric
+) -> None:
+    # Billing cases with their own criterion take two judge calls each; a sweep of budgets
+    # stops runs at every point of a case: before its generation, between its two judge calls...
+    cases = [{"id": f"c{i:02d}", "category": "billing", "input": f"Ticket {i}", "rubric": ["Is polite"]}
+             for i in range(12)]
+    dataset = _dataset(engine, cases)
+    interrupted = 0
+    with FakeAnthropicServer(responder) as server:
+        for step in range(9):
+            before = (len(_generations(server)), len(_judgings(server)))
+            run_id = _run(engine, [support_rubric], dataset, budget_usd=0.0605 + step * 0.0009)
+            run = _eval(engine, run_id, server, [support_rubric], options=EvalOptions(concurrency=1, worker_id="w"))
+            assert (run.status, run.stop_reason) == ("cancelled", "budget")
+            calls = (len(_generations(server)) - before[0]) * GENERATION_COST + \
+                    (len(_judgings(server)) - before[1]) * JUDGE_COST
+            recorded = sum((c.generation_cost_usd or 0) + (c.judge_cost_usd or 0) for c in run_cases(engine, run_id))
+            assert recorded == pytest.approx(calls)
+            assert run.generation_cost_usd + run.judge_cost_usd == pytest.approx(calls)
+            interrupted += sum(1 for c in run_cases(engine, run_id) if c.state == "generated" and c.judge_cost_usd)
+    assert interrupted > 0
+
+
+def test_a_cancel_from_another_process_stops_the_workers(engine: Engine, support_rubric: Rubric) -> None:
+    from judge.evals.store import cancel_run
+
+    cases = [{"id": f"c{i:02d}", "category": "shipping", "input": f"Ticket {i}"} for i in range(30)]
+    run_id = _run(engine, [support_rubric], _dataset(engine, cases))
+    two_done = threading.Event()
+    with FakeAnthropicServer(responder, latency_s=0.05) as server:
+        result: dict[str, Any] = {}
+        worker = threading.Thread(target=lambda: result.update(run=_eval(
+            engine, run_id, server, [support_rubric], options=EvalOptions(concurrency=1, stale_after_s=2,
+                                                                          worker_id="w"),
+            progress=lambda done, total: two_done.set() if done >= 2 else None)))
+        worker.start()
+        assert two_done.wait(30)
+        assert cancel_run(engine, run_id).status == "cancelled"
+        worker.join(30)
+    run = result["run"]
+    assert (run.status, run.stop_reason) == ("cancelled", "cancelled")
+    done = sum(1 for c in run_cases(engine, run_id) if c.state == "done")
+    assert 2 <= done < 30 and run.passed_cases + run.failed_cases == done
+    from reviewer.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="already cancelled"):
+        cancel_run(engine, run_id)

@@ -121,6 +121,13 @@ def test_a_budget_stop_exits_1(workdir: dict[str, Any]) -> None:
                           "--concurrency", "1", "--db", workdir["db"], "--rubrics", workdir["rubrics"]], server)
     assert result.exit_code == 1, result.output
     assert "cancelled (budget)" in result.output and "stopped before exceeding the budget" in result.output
+    with FakeAnthropicServer(responder) as server:
+        more = _invoke(["evals", "run", "--resume", "1", "--budget-usd", "10", "--db", workdir["db"]], server)
+        assert more.exit_code == 0, more.output
+        assert "eval run 1 'many' completed (done)" in more.output and "cases 20: pass 20" in more.output
+        assert len([r for r in server.requests if not r.get("output_config")]) < 20  # the rest only
+    finished = _invoke(["evals", "cancel", "1", "--db", workdir["db"]])
+    assert finished.exit_code != 0 and "already completed" in str(finished.exception)
 
 
 @pytest.mark.slow
