@@ -85,6 +85,21 @@ def test_run_list_and_show(workdir: dict[str, Any]) -> None:
     assert missing.exit_code != 0 and "no eval run 9" in str(missing.exception)
 
 
+def test_several_models_run_as_sibling_runs_of_one_group(workdir: dict[str, Any]) -> None:
+    _create(workdir)
+    with FakeAnthropicServer(responder) as server:
+        result = _invoke(["evals", "run", "support", "--model", "claude-sonnet-4-5", "--model", "reference", "--json",
+                          "--db", workdir["db"], "--rubrics", workdir["rubrics"]], server)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [(r["id"], r["name"], r["candidate"]["model"], r["status"]) for r in data["evals"]] == [
+        (1, "support:claude-sonnet-4-5", "claude-sonnet-4-5", "completed"),
+        (2, "support:reference", "reference", "completed")]
+    assert data["group_id"] and {r["group_id"] for r in data["evals"]} == {data["group_id"]}
+    compared = json.loads(_invoke(["evals", "compare", "1", "2", "--json", "--db", workdir["db"]]).stdout)
+    assert compared["runs"][1]["cost_per_1k_requests_usd"] is None  # the reference generates nothing
+
+
 def test_usage_and_configuration_errors(workdir: dict[str, Any]) -> None:
     _create(workdir)
     common = ["--db", workdir["db"], "--rubrics", workdir["rubrics"]]
