@@ -91,7 +91,7 @@ def create(
         source_name = "<stdin>" if str(from_file) == "-" else from_file.name
         try:
             raw = sys.stdin.buffer.read() if str(from_file) == "-" else from_file.read_bytes()
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8-sig")  # a BOM some editors write is not part of the first line
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{source_name}: not UTF-8 text (byte {exc.start})") from exc
         except OSError as exc:

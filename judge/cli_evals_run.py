@@ -261,6 +261,11 @@ def run_command(
     for final, gate in finished:
         if not as_json:
             click.echo(summary(final))
+        if final.status == "running":
+            left = final.total_cases - (final.passed_cases + final.failed_cases + final.unscored_cases
+                                        + final.errored_cases)
+            click.echo(f"eval run {final.id} is still running: {left} cases are held by another worker (taken over "
+                       f"after --stale-after if it died: `tastevin evals run --resume {final.id}`)", err=True)
         if gate is not None:
             click.echo(f"gate {gate.verdict.upper()} (run {final.id}): {gate.reason}", err=True)
             if not as_json:

@@ -221,7 +221,7 @@ def test_per_category_is_stratified_and_deterministic(engine: Engine) -> None:
 
 def test_the_cli_lists_shows_and_checks_its_options(tmp_path: Path, sqlite_url: str) -> None:
     path = tmp_path / "cases.json"
-    path.write_text(json.dumps(COMMON))
+    path.write_text(json.dumps(COMMON), encoding="utf-8-sig")  # with the BOM some editors write
     runner = CliRunner()
     created = runner.invoke(cli, ["datasets", "create", "support", "--from-file", str(path), "--db", sqlite_url])
     assert created.exit_code == 0, created.output
