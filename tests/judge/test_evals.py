@@ -377,3 +377,22 @@ def test_a_cancel_from_another_process_stops_the_workers(engine: Engine, support
 
     with pytest.raises(ConfigError, match="already cancelled"):
         cancel_run(engine, run_id)
+
+
+def test_one_run_over_several_datasets_records_each_case_with_its_dataset(
+    engine: Engine, support_rubric: Rubric
+) -> None:
+    first = _dataset(engine, CASES[:2], name="billing")
+    # The same case id in another dataset is another case.
+    second = _dataset(engine, [{"id": "b1", "category": "shipping", "input": "Where is my parcel"}], name="shipping")
+    sync_rubrics(engine, [support_rubric])
+    run_id = create_run(engine, name="both", datasets=[first, second],
+                        candidate=CandidateSpec(provider="anthropic", model="claude-sonnet-4-5"),
+                        rubrics=[{"name": "support", "version": support_rubric.version}], judge_model="claude-sonnet-5-5",
+                        settings={})
+    with FakeAnthropicServer(responder) as server:
+        run = _eval(engine, run_id, server, [support_rubric])
+    assert [(d["name"], d["cases"]) for d in run.datasets] == [("billing", 2), ("shipping", 1)]
+    assert [(c.dataset, c.case_id, c.verdict) for c in run_cases(engine, run_id)] == [
+        ("billing", "b1", "pass"), ("billing", "b2", "pass"), ("shipping", "b1", "fail")]
+    assert (run.total_cases, run.passed_cases, run.failed_cases) == (3, 2, 1)
