@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         SampleVerdict,
         utc_now,
     )
+    from .evals import Dataset, DatasetCase, DatasetVersion, EvalCase, EvalRun
     from .verdicts import refresh_sample_verdicts
 
 _LAZY = {
@@ -63,6 +64,11 @@ _LAZY = {
     "SampleBase": "models",
     "SampleVerdict": "models",
     "refresh_sample_verdicts": "verdicts",
+    "Dataset": "evals",
+    "DatasetCase": "evals",
+    "DatasetVersion": "evals",
+    "EvalCase": "evals",
+    "EvalRun": "evals",
     "utc_now": "models",
 }
 

@@ -388,6 +388,12 @@ class Alert(StoreModel, table=True):
     last_delivery_error: str | None = Field(default=None, sa_type=sa.Text)
 
 
+# The datasets' and eval runs' tables (defined in ``evals``).
+EVAL_TABLES = ("dataset", "dataset_version", "dataset_case", "eval_run", "eval_case")
 TABLES = (
     "sample", "dead_letter", "rubric", "judge_run", "judgment", "judge_claim", "sample_verdict", "review", "alert",
+    *EVAL_TABLES,
 )  # fmt: skip
+
+# Imported last, so STORE_METADATA holds those tables whichever module a process imports first.
+from . import evals as _evals  # noqa: E402,F401
