@@ -295,7 +295,8 @@ def test_every_exception_hangs_under_tastevin_error(where: str, name: str) -> No
 
 
 def test_every_exception_class_of_ours_is_in_the_tree() -> None:
-    """A new exception class anywhere in the three packages must join the tree."""
+    """A new exception class anywhere in the three packages must join the tree (a private
+    ``_Name`` one is a module's own control flow, caught where it is raised)."""
     import reviewer.errors as errors_module
 
     found = []
@@ -305,7 +306,8 @@ def test_every_exception_class_of_ours_is_in_the_tree() -> None:
                 isinstance(base, ast.Name) and (base.id.endswith(("Error", "Exception")) or base.id == "TastevinError")
                 for base in node.bases
             ):
-                found.append(node.name)
+                if not node.name.startswith("_"):
+                    found.append(node.name)
     assert {"TastevinError", "PoisonRecord", "BadReply", "BudgetExhausted"} <= set(found)
     assert [name for name in found if name not in (errors_module.__doc__ or "")] == []
 

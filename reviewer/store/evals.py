@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from .models import EVAL_TABLES, JSON_TYPE, NULLABLE_JSON_TYPE, RUN_STATUSES, UTCDateTime, StoreModel, _check_in, utc_now
+from .base import EVAL_TABLES, JSON_TYPE, NULLABLE_JSON_TYPE, RUN_STATUSES, UTCDateTime, StoreModel, _check_in, utc_now
 
 __all__ = [
     "CASE_STATES",

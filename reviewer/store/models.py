@@ -19,82 +19,33 @@ the annotations at class creation.
 """
 
 import warnings
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_N_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-STORE_METADATA = sa.MetaData(naming_convention=NAMING_CONVENTION)
-
-VERDICTS = ("pass", "fail", "unscored")
-REVIEW_VERDICTS = ("pass", "fail")
-RUN_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
-RUN_MODES = ("sync", "batch")
-RUN_TRIGGERS = ("schedule", "manual")
-ALERT_KINDS = ("score_drop", "drift", "volume")
-ALERT_STATUSES = ("firing", "resolved")
-DELIVERY_STATUSES = ("pending", "delivered", "failed", "disabled")
-DEAD_LETTER_REASONS = ("invalid_json", "invalid_utf8", "unknown_schema", "missing_field", "bad_type", "oversize")
-UNCATEGORIZED = "uncategorized"
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC (the default of every ``*_at`` column)."""
-    return datetime.now(timezone.utc)
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """``DateTime(timezone=True)`` that always hands back aware UTC datetimes.
-
-    SQLite has no time zone type: values are converted to UTC before they are stored,
-    so text order is time order, and UTC is attached again when read.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-
-
-def _json(*, nullable: bool = False) -> sa.types.TypeEngine[Any]:
-    # none_as_null: Python None means SQL NULL, not the JSON literal 'null'.
-    return sa.JSON(none_as_null=nullable).with_variant(JSONB(none_as_null=nullable), "postgresql")
-
-
-JSON_TYPE = _json()
-NULLABLE_JSON_TYPE = _json(nullable=True)
-
-
-def _check_in(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
-    allowed = ", ".join(f"'{value}'" for value in values)
-    return sa.CheckConstraint(f'"{column}" IN ({allowed})', name=column)
-
-
-class StoreModel(SQLModel, registry=registry(metadata=STORE_METADATA)):
-    """Base of every Tastevin table: their own metadata, separate from ``SQLModel.metadata``."""
-
+from .base import (  # noqa: F401 - re-exported: these names have always been read from here
+    NAMING_CONVENTION,
+    STORE_METADATA,
+    VERDICTS,
+    REVIEW_VERDICTS,
+    RUN_STATUSES,
+    RUN_MODES,
+    RUN_TRIGGERS,
+    ALERT_KINDS,
+    ALERT_STATUSES,
+    DELIVERY_STATUSES,
+    DEAD_LETTER_REASONS,
+    UNCATEGORIZED,
+    utc_now,
+    UTCDateTime,
+    JSON_TYPE,
+    NULLABLE_JSON_TYPE,
+    _check_in,
+    StoreModel,
+)
+from .base import EVAL_TABLES  # the datasets' and eval runs' tables (defined in ``evals``)
 
 # `schema` shadows the long-deprecated pydantic `BaseModel.schema()`; the column must
 # keep the wire record's name, and nothing here calls that method.
@@ -388,8 +339,6 @@ class Alert(StoreModel, table=True):
     last_delivery_error: str | None = Field(default=None, sa_type=sa.Text)
 
 
-# The datasets' and eval runs' tables (defined in ``evals``).
-EVAL_TABLES = ("dataset", "dataset_version", "dataset_case", "eval_run", "eval_case")
 TABLES = (
     "sample", "dead_letter", "rubric", "judge_run", "judgment", "judge_claim", "sample_verdict", "review", "alert",
     *EVAL_TABLES,
