@@ -39,20 +39,46 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import _detectors
+from ._detectors import iban_end as _iban_end
+
 __all__ = ["BUILTIN_KINDS", "Redactor"]
 
 BUILTIN_KINDS: tuple[str, ...] = (
+    "private_key",
     "api_key",
     "jwt",
+    "credentials",
+    "secret",
     "bearer",
     "email",
     "ipv6",
     "iban",
     "card",
+    "crypto",
+    "nhs",
+    "ssn",
+    "itin",
+    "passport",
+    "driver_license",
+    "bank_account",
+    "nino",
+    "dob",
     "ipv4",
     "phone",
 )
 _RANK = {kind: i for i, kind in enumerate(BUILTIN_KINDS)}
+_R_PRIVATE_KEY, _R_API_KEY, _R_JWT = _RANK["private_key"], _RANK["api_key"], _RANK["jwt"]
+_R_CREDENTIALS, _R_SECRET, _R_BEARER = _RANK["credentials"], _RANK["secret"], _RANK["bearer"]
+_R_EMAIL, _R_IPV6, _R_CRYPTO = _RANK["email"], _RANK["ipv6"], _RANK["crypto"]
+# Kinds that always claim their span (nothing of lower rank can cut them).
+_R_ALWAYS = _R_API_KEY
+# Kinds added with the context detectors: a candidate that runs into a claimed span is kept
+# for the parts still unclaimed, so nothing of it leaks.
+_GAP_KINDS = frozenset(
+    {"private_key", "credentials", "secret", "crypto", "nhs", "ssn", "itin", "passport", "driver_license",
+     "bank_account", "nino", "dob"}
+)  # fmt: skip
 _KIND_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 # (start, end, kind); kind None marks an existing marker: protected, not counted.
@@ -75,8 +101,8 @@ def _build_shape() -> bytes:
 
 
 # The shape: digits and "." become "0"; the trigger characters - : k x K S B become \x01
-# (the "s k -", "x o x", "A K I A", "A S I A", "B earer", dash-grouped digits and IPv6
-# colons all have one); everything else maps to itself.
+# (the "s k -", "x o x", "A K I A", "A S I A", "B earer", "- - - - - BEGIN", "gl pat -",
+# dash-grouped digits and IPv6 colons all have one); everything else maps to itself.
 _SHAPE = _build_shape()
 # 8+ digits and dots: contiguous cards and IBANs, IPv4, dotted phones, compact numbers.
 # (Seven would also catch "1.1.1.1", at the price of a false hit on every "1,299.00.")
@@ -97,8 +123,9 @@ _TRIGGER = re.compile(
       | [eE](?:arer|ARER)[\ \t](?P<bearer>)          # Bearer, BEARER
       | 000(?<=000\x01000)(?P<dash>)                # 415-555-0132, 4111-1111-...
       | \x01(?:(?<=s\x01\x01)(?P<sk>)|(?P<v6a>))    # sk-   or   ::
-      | o\x01[abprs]\x01(?P<slack>)                # xoxb-
+      | o\x01[abprso]\x01(?P<slack>)                # xoxb-
       | [0a-fA-F](?=[0a-fA-F]{0,3}\x01(?:\x01|[0a-fA-F]{1,4}\x01))(?P<v6>)  # :db8:: :db8:1:
+      | (?<=[tspiY]\x01)(?P<dashkey>)               # glpat- sq0csp- pypi- PuTTY-
     )
     """,
     re.VERBOSE,
@@ -113,14 +140,15 @@ _LONGEST_NUMERIC = 44  # an IBAN with spaces is 42 characters; the guards look 2
 # Exact patterns, applied with .match() where the shape pointed.
 # "sk-" followed by a long hyphenated phrase is prose: a key's body holds a digit and a letter.
 _SK = re.compile(r"(?<![A-Za-z0-9_\-])sk-(?=[A-Za-z0-9_\-]*?[0-9])(?=[A-Za-z0-9_\-]*?[A-Za-z])[A-Za-z0-9_\-]{20,}")
-_SLACK = re.compile(r"(?<![A-Za-z0-9])xox[abprs]-[A-Za-z0-9\-]{10,}")
+_SLACK = re.compile(r"(?<![A-Za-z0-9])xox[abprso]-[A-Za-z0-9\-]{10,}")
 _AWS = re.compile(r"(?<![A-Za-z0-9])A[KS]IA[A-Z0-9]{16}(?![A-Za-z0-9])")
-_BEARER = re.compile(r"(?<![A-Za-z0-9_])(?:Bearer|BEARER)[ \t]+(?P<tok>[A-Za-z0-9\-._~+/]+=*)")
+_BEARER = re.compile(r"(?<![A-Za-z0-9_])(?:[Bb]earer|BEARER)[ \t]+(?P<tok>[A-Za-z0-9\-._~+/]+=*)")
 # "_" is rare in prose, so a literal-prefix scan for it is cheap when it is present.
 _UNDERSCORE = re.compile(
-    r"_(?:(?<=gh[pousr]_)(?P<gh>)|(?<=github_pat_)(?P<ghpat>)|(?<=[sr]k_live_|[sr]k_test_)(?P<stripe>))"
+    r"_(?:(?<=gh[pousr]_)(?P<gh>)|(?<=github_pat_)(?P<ghpat>)|(?<=[sr]k_live_|[sr]k_test_)(?P<stripe>)"
+    r"|(?<=npm_)(?P<npm>))"
 )
-_UNDERSCORE_BACK = {"gh": 3, "ghpat": 10, "stripe": 7}
+_UNDERSCORE_BACK = {"gh": 3, "ghpat": 10, "stripe": 7, "npm": 3}
 _GITHUB_STRIPE = re.compile(
     r"(?<![A-Za-z0-9_])"
     r"(?:gh[pousr]_[A-Za-z0-9]{30,251}|github_pat_[A-Za-z0-9_]{22,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,})"
@@ -194,22 +222,6 @@ _NUMERIC = re.compile(
 _CARD_SEPARATORS = re.compile(r"[ \-]")
 _NON_DIGITS = re.compile(r"[^0-9]")
 
-# ISO 13616 registry: country code -> IBAN length. A mod-97 pass alone lets through 1 in 97
-# random strings; the length check removes most of those.
-_IBAN_LENGTHS: dict[str, int] = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
-    "BH": 22, "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24,
-    "DE": 22, "DJ": 27, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18,
-    "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27,
-    "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27,
-    "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20,
-    "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27,
-    "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28,
-    "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31,
-    "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
-    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
-}  # fmt: skip
-
 # Luhn doubling as a byte table: "0".."9" -> 0 2 4 6 8 1 3 5 7 9 (2d, less 9 when above 9).
 _LUHN_DOUBLE = bytes.maketrans(b"0123456789", bytes([0, 2, 4, 6, 8, 1, 3, 5, 7, 9]))
 
@@ -220,14 +232,6 @@ def _luhn_ok(digits: str) -> bool:
     # bytes runs in C.
     plain = raw[-1::-2]
     return (sum(plain) - 48 * len(plain) + sum(raw[-2::-2].translate(_LUHN_DOUBLE))) % 10 == 0
-
-
-def _iban_ok(compact: str) -> bool:
-    if _IBAN_LENGTHS.get(compact[:2]) != len(compact):
-        return False
-    rearranged = compact[4:] + compact[:4]
-    # int(ch, 36) maps 0-9 to themselves and A-Z to 10-35: exactly the ISO 13616 table.
-    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
 
 
 def _card_end(text: str, start: int, end: int) -> int | None:
@@ -249,26 +253,6 @@ def _card_end(text: str, start: int, end: int) -> int | None:
         if len(digits) <= 19 and _luhn_ok(digits):
             return start + sum(len(g) for g in groups) + len(groups) - 1
     return None
-
-
-def _iban_end(text: str, start: int, end: int) -> int | None:
-    """End of the valid IBAN starting at ``start`` (its country letters), or None.
-
-    The candidate is cut at the registry length for its country, so a trailing word the
-    greedy group repetition swallowed is left alone.
-    """
-    expected = _IBAN_LENGTHS.get(text[start : start + 2])
-    if expected is None:
-        return None
-    compact: list[str] = []
-    pos = start
-    while pos < end and len(compact) < expected:
-        if text[pos] != " ":
-            compact.append(text[pos])
-        pos += 1
-    if len(compact) != expected or (pos < end and text[pos] != " "):
-        return None
-    return pos if _iban_ok("".join(compact)) else None
 
 
 def _ipv6_ok(candidate: str) -> bool:
@@ -307,16 +291,27 @@ def _builtin_spans(text: str) -> list[_Span]:
     found: _Found = []
     windows: list[int] = []
     v6_from = -1
+    pem_until = 0
     for hit in _TRIGGER.finditer(shape):
         group = hit.lastgroup
         pos = hit.start()
         if group == "dash":
             windows.append(pos)
-        elif group == "v6" or group == "v6a" or group == "sk":
+            continue
+        if text[pos] == "-":
+            before = text[pos - 1] if pos > 0 else "\n"
+            if before in "tspi":  # whichever branch took the "-"
+                _detectors.find_dash_key(text, pos, found, _R_API_KEY)
+            elif before == "Y":
+                _detectors.find_putty_key(text, pos, found, _R_PRIVATE_KEY)
+            elif text.startswith("----", pos):
+                if pos >= pem_until:
+                    pem_until = _detectors.find_private_key(text, pos, found, _R_PRIVATE_KEY)
+        if group == "v6" or group == "v6a" or group == "sk":
             if group == "sk":
                 m = _SK.match(text, pos - 1)
                 if m is not None:
-                    found.append((0, m.start(), m.end(), "api_key"))
+                    found.append((_R_API_KEY, m.start(), m.end(), "api_key"))
                     continue
             # A two-trigger hit ("-:" in "-::1") may hide the colon pair behind its first.
             colon = pos if text[pos] == ":" else pos + 1 if group != "v6" and text[pos + 1] == ":" else -1
@@ -326,21 +321,22 @@ def _builtin_spans(text: str) -> list[_Span]:
         elif group == "slack":
             m = _SLACK.match(text, pos)
             if m is not None:
-                found.append((0, pos, m.end(), "api_key"))
+                found.append((_R_API_KEY, pos, m.end(), "api_key"))
         elif group == "aws":
             m = _AWS.match(text, pos - 1)
             if m is not None:
-                found.append((0, m.start(), m.end(), "api_key"))
-        else:  # bearer
+                found.append((_R_API_KEY, m.start(), m.end(), "api_key"))
+        elif group == "bearer":
             m = _BEARER.match(text, pos)
             if m is not None and _plausible_token(m["tok"]):
-                found.append((2, m.start("tok"), m.end("tok"), "bearer"))
+                found.append((_R_BEARER, m.start("tok"), m.end("tok"), "bearer"))
     if "_" in text:
         for under in _UNDERSCORE.finditer(text):
-            start = under.start() - _UNDERSCORE_BACK[under.lastgroup or ""]
-            m = _GITHUB_STRIPE.match(text, start)
+            group = under.lastgroup or ""
+            start = under.start() - _UNDERSCORE_BACK[group]
+            m = (_detectors.NPM if group == "npm" else _GITHUB_STRIPE).match(text, start)
             if m is not None:
-                found.append((0, start, m.end(), "api_key"))
+                found.append((_R_API_KEY, start, m.end(), "api_key"))
     pos = text.find("J")
     while pos != -1:  # a few "J"s ("June", "JSON") are cheaper to visit than a regex scan
         if pos >= 2 and text[pos - 2 : pos] == "ey":
@@ -348,14 +344,17 @@ def _builtin_spans(text: str) -> list[_Span]:
             # one's middle, the one after the key still stands on its own.
             m = _JWT.match(text, pos - 2)
             if m is not None:
-                found.append((1, pos - 2, m.end(), "jwt"))
+                found.append((_R_JWT, pos - 2, m.end(), "jwt"))
         pos = text.find("J", pos + 1)
     if "@" in text:
         _find_emails(text, found)
+        _detectors.find_url_credentials(text, found, _R_CREDENTIALS)
+    if "=" in text or ":" in text:
+        _detectors.find_assignments(text, found, _R_SECRET, _R_BEARER)
 
     # Digits inside an API key are not numbers of their own. Only keys are skipped: they
     # are always claimed, whereas an email or a JWT may yet lose to a higher kind.
-    keys = [f for f in found if f[0] == 0]
+    keys = [f for f in found if f[0] <= _R_ALWAYS]
     if keys:
         windows = [w for w in windows if _span_end(keys, w) < 0]
     for needle in (_RUN_NEEDLE, _SPACED_NEEDLE):
@@ -377,6 +376,11 @@ def _builtin_spans(text: str) -> list[_Span]:
             pos = text.find("+", pos + 1)
     if windows:
         _find_numeric(text, shape, windows, found)
+    for m in _detectors.SHAPE_LONG_TOKEN.finditer(shape):
+        _detectors.find_long_token(text, m.start(), m.end(), found, _RANK)
+    if "slack.com/" in text:
+        _detectors.find_slack_hooks(text, found, _R_API_KEY)
+    _detectors.find_context_numbers(text, shape, raw, found, _RANK)
 
     spans: list[_Span] = []
     if "[" in text and _MARKER_PREFIX in text:
@@ -397,6 +401,8 @@ def _builtin_spans(text: str) -> list[_Span]:
                     _claim(spans, cut[0], cut[1], kind)
             elif kind == "api_key":
                 _merge_key(spans, start, end)
+            elif kind in _GAP_KINDS:
+                _claim_gaps(text, spans, start, end, kind)
             else:
                 trimmed = _trimmed(text, spans, start, end, kind)
                 if trimmed is not None:
@@ -415,6 +421,19 @@ def _merge_key(spans: list[_Span], start: int, end: int) -> None:
             start, end = min(start, s), max(end, e)
     spans[:] = keep
     spans.append((start, end, "api_key"))
+
+
+def _claim_gaps(text: str, spans: list[_Span], start: int, end: int, kind: str) -> None:
+    """Claim the parts of [start, end) that no span covers yet (a secret value that a key
+    or an email cut into pieces): none of it may leak, and a marker is never split."""
+    cuts = sorted((max(s, start), min(e, end)) for s, e, _ in spans if start < e and s < end)
+    pos = start
+    for s, e in cuts:
+        if s > pos and any(ch.isalnum() for ch in text[pos:s]):
+            spans.append((pos, s, kind))
+        pos = max(pos, e)
+    if pos < end and any(ch.isalnum() for ch in text[pos:end]):
+        spans.append((pos, end, kind))
 
 
 def _trimmed_email(text: str, spans: list[_Span], start: int, end: int) -> tuple[int, int] | None:
@@ -479,7 +498,7 @@ def _find_emails(text: str, found: _Found) -> None:
                 start = at - len(local.group().rstrip("."))
                 domain = _EMAIL_DOMAIN.match(text, nxt)
                 if start < at and domain is not None:
-                    found.append((3, start, domain.end(), "email"))
+                    found.append((_R_EMAIL, start, domain.end(), "email"))
                     nxt = domain.end()
         at = text.find("@", nxt)
 
@@ -499,7 +518,7 @@ def _find_ipv6(text: str, lo: int, hi: int, found: _Found) -> int:
             continue  # inside a word or identifier: "std::vector", "deadbeef01::"
         m = _IPV6_CAND.match(text, start)
         if m is not None and _ipv6_ok(m.group()):
-            found.append((4, start, m.end(), "ipv6"))
+            found.append((_R_IPV6, start, m.end(), "ipv6"))
             return m.end()
 
 
