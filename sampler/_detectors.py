@@ -31,6 +31,11 @@ _IDENT_REV = re.compile(r"[ \t]{0,2}[\"'`\]]{0,2}[ \t]{0,2}([A-Za-z0-9_.\-]{1,64
 # one. Matched on the lower-cased identifier; segments are split by _ - . or case.
 _STRONG = re.compile(r"pass(?:word|wd|phrase)|secret|contrase[ñn]a|credential|(?:^|[_.\-])(?:pass|pwd|pw)(?:$|[_.\-])|pwd$")
 _KEYISH = re.compile(r"key$|key[_.\-]|token(?:$|[_.\-])|(?:^|[_.\-])(?:auth|sig|signature|apikey|sas)$")
+# Names of settings about a secret rather than the secret itself.
+_SETTING = re.compile(
+    r"length|(?:^|[_.\-])(?:min|max|count|size|len|policy|expiry|expires|expiration|rotation|reset|hint|strength"
+    r"|prompt|label|field|type|days)(?:$|[_.\-])"
+)
 _AUTHORIZATION = re.compile(r"(?:^|[_.\-])(?:proxy[_.\-])?authori[sz]ation$")
 # A value: quoted (up to the same quote on the line) or a bare run. Brackets stay out of a
 # bare run so an earlier marker is never swallowed; NUL separates a record's strings.
@@ -90,9 +95,13 @@ def _assignment(text: str, pos: int, found: _Found, rank: int, bearer_rank: int)
     m = _IDENT_REV.match(text[lo:pos][::-1])
     if m is None:
         return
+    if "]" in m.group() and text.rfind("[REDACTED:", lo, pos) != -1:
+        return  # the name would be a marker's kind: "[REDACTED:secret]:" names nothing
     ident = m.group(1)[::-1].lower()
     if ident[0] in "._-" or ident.isdigit():
         return
+    if _SETTING.search(ident) is not None:
+        return  # password_min_length=12, secret_rotation_days: 30
     strong = _STRONG.search(ident) is not None
     authorization = not strong and _AUTHORIZATION.search(ident) is not None
     if not (strong or authorization or _KEYISH.search(ident) is not None):
@@ -112,6 +121,9 @@ def _assignment(text: str, pos: int, found: _Found, rank: int, bearer_rank: int)
     quote = text[j] if text[j] in "'\"`" else ""
     start = j + 1 if quote else j
     vm = (_QUOTED[quote] if quote else _BARE_VALUE).match(text, start)
+    if vm is None and quote:  # a quote that never closes: read on as a bare value
+        quote = ""
+        vm = _BARE_VALUE.match(text, start)
     if vm is None:
         return
     value = vm.group()
@@ -130,7 +142,7 @@ def _assignment(text: str, pos: int, found: _Found, rank: int, bearer_rank: int)
     if strong:
         if len(value) < 3:
             return
-        if not quote and text[pos] == ":" and value.isalpha() and value.islower():
+        if not quote and text[pos] == ":" and value.isalpha():
             # "Password: please reset it" is prose; "password: letmein" ends its line.
             rest = text[vm.end() : vm.end() + 2]
             if len(rest) == 2 and rest[0] == " " and rest[1].isalpha():
@@ -383,13 +395,15 @@ def iban_end(text: str, start: int, end: int) -> int | None:
 
 # -- numbers that need a context word --------------------------------------------------------
 
-_MONTH = r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6}"
+_MONTH = r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[A-Za-z]{0,6}"
 # Candidate forms, matched only at the starts that find_context_numbers computes (a scan
 # of this pattern would cost ~0.3 µs per character). The guards keep out amounts, paths,
-# versions and ids: nothing of a word, "#", "$", "/", "." or "-" right before or after.
+# versions and ids: nothing of a word, "$", "/", "." or "-" right before or after ("#" may
+# come before: "SSN#536221987"; a bare "#48213" has no context word). Like the numeric
+# pass, they read "]" before and "[" after as the digits a marker replaced (idempotence).
 _CONTEXT_CANDIDATE = re.compile(
     rf"""
-    (?<![\w\-/.,\#$€£%+@:=])
+    (?<![\w\-/.,$€£%+@:=\]])
     (?:
         (?P<sep9>[0-9]{{3}}(?P<s9>[\ .\-])[0-9]{{2}}(?P=s9)[0-9]{{4}})
       | (?P<sep10>[0-9]{{3}}(?P<s10>[\ .\-])[0-9]{{3}}(?P=s10)[0-9]{{4}})
@@ -404,7 +418,7 @@ _CONTEXT_CANDIDATE = re.compile(
       | (?P<alnum>[A-Za-z]{{1,3}}[0-9]{{4,14}}[A-Za-z]?|[0-9]{{2}}[A-Za-z]{{3}}[0-9]{{5,6}}|[0-9]{{7,9}}[A-Za-z]{{1,2}})
       | (?P<digits>[0-9]{{6,17}})
     )
-    (?![\w\-/@]|[.,][0-9])
+    (?![\w\-/@\[]|[.,][0-9\[])
     """,
     re.VERBOSE,
 )

@@ -281,7 +281,7 @@ def _plausible_token(tok: str) -> bool:
     # "Bearer bonds" and "Bearer Authentication" are prose: a token is long and not a word.
     if len(tok) < 8:
         return False
-    return not (tok.isalpha() and not any(ch.isupper() for ch in tok[1:]))
+    return not (tok.isalpha() and (tok.isupper() or tok.islower() or tok.istitle()))
 
 
 def _builtin_spans(text: str) -> list[_Span]:
