@@ -42,7 +42,8 @@ _AUTHORIZATION = re.compile(r"(?:^|[_.\-])(?:proxy[_.\-])?authori[sz]ation$")
 _BARE_VALUE = re.compile(r"[^\s\x00'\"`,;&<>(){}\[\]]{1,256}")
 _QUOTED = {"'": re.compile(r"[^'\n\x00]{1,512}(?=')"), '"': re.compile(r'[^"\n\x00]{1,512}(?=")'),
            "`": re.compile(r"[^`\n\x00]{1,512}(?=`)")}  # fmt: skip
-_SCHEME_TOKEN = re.compile(r"(?i:(basic|digest|token|apikey|bearer|negotiate|ntlm))[ \t]+([A-Za-z0-9\-._~+/]{4,}=*)")
+_SCHEME_TOKEN = re.compile(r"(?i:(basic|digest|token|apikey|bearer|negotiate|ntlm))[ \t]+([A-Za-z0-9\-._~+/]{8,}=*)")
+_SCHEMES = frozenset({"basic", "digest", "token", "apikey", "bearer", "negotiate", "ntlm"})
 _PLACEHOLDERS = frozenset(
     {"true", "false", "null", "none", "nil", "undefined", "required", "optional", "string", "str", "int",
      "bool", "password", "passwd", "secret", "changeme", "redacted", "hidden", "masked", "example", "empty",
@@ -95,7 +96,7 @@ def _assignment(text: str, pos: int, found: _Found, rank: int, bearer_rank: int)
     m = _IDENT_REV.match(text[lo:pos][::-1])
     if m is None:
         return
-    if "]" in m.group() and text.rfind("[REDACTED:", lo, pos) != -1:
+    if "]" in m.group() and text.rfind("[REDACTED:", text.rfind("\x00", lo, pos) + 1, pos) != -1:
         return  # the name would be a marker's kind: "[REDACTED:secret]:" names nothing
     ident = m.group(1)[::-1].lower()
     if ident[0] in "._-" or ident.isdigit():
@@ -129,6 +130,8 @@ def _assignment(text: str, pos: int, found: _Found, rank: int, bearer_rank: int)
     value = vm.group()
     if authorization or value[:6].lower() in ("bearer", "basic", "digest", "token"):
         sm = _SCHEME_TOKEN.match(text, start, vm.end() if quote else n)
+        if sm is None and value.lower() in _SCHEMES:
+            return  # "Bearer" with no token after it (or one already redacted)
         if sm is not None:
             token_start, token_end = sm.span(2)
             if sm.group(1).lower() == "bearer":
@@ -137,15 +140,15 @@ def _assignment(text: str, pos: int, found: _Found, rank: int, bearer_rank: int)
                 found.append((rank, token_start, token_end, "secret"))
             return
     value = value.strip()
-    if not value or _placeholder(value):
-        return
+    if not value or _placeholder(value) or "[REDACTED:" in value or not any(c.isalnum() for c in value):
+        return  # a value already redacted in part (or at all) was decided on the first pass
     if strong:
         if len(value) < 3:
             return
         if not quote and text[pos] == ":" and value.isalpha():
             # "Password: please reset it" is prose; "password: letmein" ends its line.
             rest = text[vm.end() : vm.end() + 2]
-            if len(rest) == 2 and rest[0] == " " and rest[1].isalpha():
+            if len(rest) == 2 and rest[0] == " " and (rest[1].isalpha() or rest[1] == "["):
                 return
     elif not _looks_like_key(value):
         return
@@ -179,6 +182,11 @@ def find_url_credentials(text: str, found: _Found, rank: int) -> None:
 _PEM_BEGIN = re.compile(r"-{4,5} ?BEGIN ((?:[A-Z0-9]+ )*?)PRIVATE KEY( BLOCK)? ?-{4,5}")
 # A block cut off before its END line (a truncated log) is redacted as far as its body goes.
 _PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s\\:,.\-]*")
+
+
+def _body_end(text: str, pos: int) -> int:
+    m = _PEM_BODY.match(text, pos)
+    return pos if m is None else m.end()  # never None: the pattern matches the empty string
 _PUTTY_END = re.compile(r"Private-MAC: ?[0-9a-fA-F]+")
 
 
@@ -194,7 +202,7 @@ def find_private_key(text: str, pos: int, found: _Found, rank: int) -> int:
         while stop < len(text) and text[stop] in "- BLOCK" and stop - end < len(end_label) + 12:
             stop += 1
     else:
-        stop = _PEM_BODY.match(text, m.end()).end()
+        stop = _body_end(text, m.end())
     found.append((rank, pos, stop, "private_key"))
     return stop
 
@@ -205,7 +213,7 @@ def find_putty_key(text: str, pos: int, found: _Found, rank: int) -> int:
     if text[start:pos] != "PuTTY":
         return pos + 1
     m = _PUTTY_END.search(text, pos, pos + 16_384)
-    stop = m.end() if m is not None and "\x00" not in text[pos : m.end()] else _PEM_BODY.match(text, pos).end()
+    stop = m.end() if m is not None and "\x00" not in text[pos : m.end()] else _body_end(text, pos)
     found.append((rank, start, stop, "private_key"))
     return stop
 
@@ -250,15 +258,32 @@ def find_slack_hooks(text: str, found: _Found, rank: int) -> None:
 
 
 def find_long_token(text: str, first_digit: int, end: int, found: _Found, ranks: dict[str, int]) -> None:
-    """Formats that are long runs of letters and digits: Twilio, Mailchimp, Telegram and
-    Discord tokens, Bitcoin and Ethereum addresses. ``first_digit`` is the token's first
-    digit, as the shape scan found it."""
+    """Formats that are long runs of letters and digits: Google, SendGrid, Twilio,
+    Mailchimp, Telegram and Discord tokens, Bitcoin and Ethereum addresses, in the shape's
+    run from ``first_digit`` to ``end``. The run may join several tokens with ":", "-" or
+    "." ("user:1BoatSLR..."): each piece is tried."""
+    pos = first_digit
+    first = True
+    while True:
+        if first or text[pos : pos + 1].isalnum():  # the first digit may be a "." (SG.)
+            pos = max(pos, _find_long_token(text, pos, found, ranks))
+            first = False
+        if end - pos < 26:
+            return
+        pieces = [p for p in (text.find(":", pos, end), text.find("-", pos, end), text.find(".", pos, end)) if p != -1]
+        if not pieces:
+            return
+        pos = min(pieces) + 1
+
+
+def _find_long_token(text: str, first_digit: int, found: _Found, ranks: dict[str, int]) -> int:
+    """The end of the token found at ``first_digit``, or -1."""
     start = first_digit
     floor = max(0, first_digit - 40)
     while start > floor and (text[start - 1].isalnum() or text[start - 1] in "_-") and text[start - 1].isascii():
         start -= 1
     if start == floor and start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_-"):
-        return  # deep inside a longer token: not one of these formats
+        return -1  # deep inside a longer token: not one of these formats
     head = text[start]
     if head in "AS":
         pair = text[start : start + 2]
@@ -269,23 +294,23 @@ def find_long_token(text: str, first_digit: int, end: int, found: _Found, ranks:
                 m = None
         if m is not None:
             found.append((ranks["api_key"], start, m.end(), "api_key"))
-            return
+            return m.end()
     elif head in "MNO":
         m = _DISCORD.match(text, start)
         if m is not None:
             found.append((ranks["api_key"], start, m.end(), "api_key"))
-            return
+            return m.end()
     if head.isdigit():
         m = _TELEGRAM.match(text, start)
         if m is not None:
             found.append((ranks["api_key"], start, m.end(), "api_key"))
-            return
+            return m.end()
     if head in "0123456789abcdef":
         m = _MAILCHIMP.match(text, start)
         if m is not None:
             found.append((ranks["api_key"], start, m.end(), "api_key"))
-            return
-    find_crypto(text, start, found, ranks["crypto"])
+            return m.end()
+    return find_crypto(text, start, found, ranks["crypto"])
 
 
 # -- crypto wallets -------------------------------------------------------------------------
@@ -328,13 +353,13 @@ def _bech32_ok(address: str) -> bool:
 
 
 def find_crypto(text: str, start: int, found: _Found, rank: int) -> int:
-    """A wallet address starting at ``start``; return where to go on."""
+    """A wallet address starting at ``start``; return its end, or -1."""
     if text.startswith("0x", start):
         m = _ETH_ADDRESS.match(text, start)
         if m is not None:
             found.append((rank, start, m.end(), "crypto"))
             return m.end()
-        return start + 1
+        return -1
     if text[start : start + 3].lower() in ("bc1", "tb1"):
         m = _BECH32_ADDRESS.match(text, start)
         if m is not None and _bech32_ok(m.group()):
@@ -344,7 +369,7 @@ def find_crypto(text: str, start: int, found: _Found, rank: int) -> int:
     if m is not None and _base58check_ok(m.group()):
         found.append((rank, start, m.end(), "crypto"))
         return m.end()
-    return start + 1
+    return -1
 
 
 # -- IBAN (ISO 13616, mod-97) ----------------------------------------------------------------
@@ -470,6 +495,10 @@ def _context(text: str, start: int, end: int, after_kinds: frozenset[str]) -> st
     lo = max(0, start - _BEFORE)
     nul = text.rfind("\x00", lo, start)
     before = text[nul + 1 if nul != -1 else lo : start].lower()
+    if "]" in before:
+        # A marker ends the window: its kind name ("[redacted:phone]") is no context word,
+        # and a word it replaced must not be read past it on a second pass.
+        before = before[before.rfind("]") + 1 :]
     last = None
     for last in _CONTEXT.finditer(before):
         pass
@@ -478,6 +507,8 @@ def _context(text: str, start: int, end: int, after_kinds: frozenset[str]) -> st
     hi = min(len(text), end + _AFTER)
     nul = text.find("\x00", end, hi)
     after = text[end : nul if nul != -1 else hi].lower()
+    if "[" in after:
+        after = after[: after.find("[")]
     first = _CONTEXT.search(after)
     return first.lastgroup if first is not None and first.lastgroup in after_kinds else None
 
@@ -538,7 +569,7 @@ def _classify(text: str, m: re.Match[str]) -> str | None:
         compact = candidate.replace(" ", "")
         if _NINO_PREFIX.match(compact.upper()) is None:
             return None
-        return "nino" if context == "nino" or (compact.isupper() and context is None) else None
+        return "nino" if context == "nino" or compact.isupper() else None
     if context is None:
         return None
     if group == "date":

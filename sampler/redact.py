@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from . import _detectors
 from ._detectors import iban_end as _iban_end
 
-__all__ = ["BUILTIN_KINDS", "Redactor"]
+__all__ = ["BUILTIN_KINDS", "DETECTOR_FAILED", "Detector", "Redactor", "Span"]
 
 BUILTIN_KINDS: tuple[str, ...] = (
     "private_key",
@@ -85,6 +86,23 @@ _KIND_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _Span = tuple[int, int, "str | None"]
 # (precedence rank, start, end, kind) before overlaps are resolved.
 _Found = list[tuple[int, int, int, str]]
+
+class Span(NamedTuple):
+    """A run of text to redact: ``text[start:end]``, counted under ``kind``."""
+
+    start: int
+    end: int
+    kind: str
+
+
+# The protocol for extra detectors (NER and the like): one string in, spans out. See
+# Redactor.__init__ for the contract.
+Detector = Callable[[str], Iterable[tuple[int, int, str]]]
+# The kind, and the whole-string marker, of a string whose extra detector failed.
+DETECTOR_FAILED = "redactor_failed"
+_FAILED_MARKER = f"[REDACTED:{DETECTOR_FAILED}]"
+logger = logging.getLogger(__name__)
+_warned_detectors: set[str] = set()
 
 _MARKER_PREFIX = "[REDACTED:"
 _MARKER = re.compile(r"\[REDACTED:[a-z][a-z0-9_]{0,31}\]")
@@ -165,7 +183,7 @@ _HAS_DIGIT = re.compile(r"[0-9]")
 # stay ASCII (IDNs appear as xn-- labels), so "example.jpです" ends at "jp".
 _EMAIL_LOCAL_REV = re.compile(r"[\w.%+\-]+")
 _EMAIL_DOMAIN = re.compile(
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9]|-[A-Za-z0-9\[])"
 )
 
 _IPV6_GATE = re.compile(r":[0-9A-Fa-f]{0,4}:")
@@ -376,8 +394,8 @@ def _builtin_spans(text: str) -> list[_Span]:
             pos = text.find("+", pos + 1)
     if windows:
         _find_numeric(text, shape, windows, found)
-    for m in _detectors.SHAPE_LONG_TOKEN.finditer(shape):
-        _detectors.find_long_token(text, m.start(), m.end(), found, _RANK)
+    for token in _detectors.SHAPE_LONG_TOKEN.finditer(shape):
+        _detectors.find_long_token(text, token.start(), token.end(), found, _RANK)
     if "slack.com/" in text:
         _detectors.find_slack_hooks(text, found, _R_API_KEY)
     _detectors.find_context_numbers(text, shape, raw, found, _RANK)
@@ -400,7 +418,7 @@ def _builtin_spans(text: str) -> list[_Span]:
                 if cut is not None:
                     _claim(spans, cut[0], cut[1], kind)
             elif kind == "api_key":
-                _merge_key(spans, start, end)
+                _merge_key(text, spans, start, end)
             elif kind in _GAP_KINDS:
                 _claim_gaps(text, spans, start, end, kind)
             else:
@@ -410,11 +428,13 @@ def _builtin_spans(text: str) -> list[_Span]:
     return spans
 
 
-def _merge_key(spans: list[_Span], start: int, end: int) -> None:
+def _merge_key(text: str, spans: list[_Span], start: int, end: int) -> None:
     """Claim a key that overlaps other keys ("xoxb-ghp_...") as one span with them."""
     for s, e, kind in spans:
         if start < e and s < end and kind != "api_key":
-            return  # an existing marker
+            # A marker or a higher kind (a private key): the rest of the key still goes.
+            _claim_gaps(text, spans, start, end, "api_key")
+            return
     keep = [span for span in spans if not (start < span[1] and span[0] < end)]
     for s, e, _ in spans:
         if start < e and s < end:
@@ -663,25 +683,40 @@ class Redactor:
     """Replaces personal data and secrets with ``[REDACTED:<kind>]`` markers.
 
     Construct once and share: the compiled state is read-only, so :meth:`redact_text` and
-    :meth:`redact_record` may run on any number of threads at once.
+    :meth:`redact_record` may run on any number of threads at once (extra detectors must
+    then be thread-safe too).
     """
 
-    __slots__ = ("_enabled", "_extra")
+    __slots__ = ("_detectors", "_enabled", "_extra")
 
     def __init__(
         self,
         *,
         enabled: bool = True,
         extra_patterns: Mapping[str, str | re.Pattern[str]] | None = None,
+        detectors: Sequence[Detector] = (),
     ) -> None:
         """extra_patterns: kind name -> regex. User kinds are counted under their own name
         (a built-in name adds to that kind's count) and applied after the built-ins, in the
         mapping's order, to each string separately, so ``^`` and ``$`` mean what they say;
         the whole match is replaced.
 
+        detectors: extra detectors (a named-entity recogniser, an in-house id format), run
+        after the built-ins and the patterns on each string separately. The protocol: a
+        callable taking one ``str`` and returning an iterable of ``(start, end, kind)``
+        (a :class:`Span` or any 3-tuple): half-open character offsets into that string,
+        ``0 <= start < end <= len(text)``, and a kind name matching ``[a-z][a-z0-9_]{0,31}``.
+        It is called on the sampler's worker thread, once per string, and its cost is paid
+        per record there, so it should not block on I/O. Spans may overlap anything; what
+        is already claimed stays with the built-ins (then earlier detectors) and the rest
+        of the span is still redacted. It fails closed: if it raises, returns something
+        that is not such an iterable, or a span out of range or with a bad kind, the whole
+        string becomes ``[REDACTED:redactor_failed]``, counted as ``redactor_failed``, and
+        one warning naming the detector and the exception type (never the text) is logged.
+
         Raises ValueError naming the offender for a kind name that does not match
-        ``[a-z][a-z0-9_]{0,31}``, a regex that does not compile, a bytes pattern, or a
-        pattern that matches the empty string.
+        ``[a-z][a-z0-9_]{0,31}``, a regex that does not compile, a bytes pattern, a
+        pattern that matches the empty string, or a detector that is not callable.
         """
         self._enabled = enabled
         extra: list[tuple[str, re.Pattern[str]]] = []
@@ -706,6 +741,12 @@ class Redactor:
                 raise ValueError(f"redaction pattern for kind {kind!r} matches the empty string")
             extra.append((kind, compiled))
         self._extra: tuple[tuple[str, re.Pattern[str]], ...] = tuple(extra)
+        if isinstance(detectors, (str, bytes)) or not isinstance(detectors, Sequence):
+            raise ValueError("redaction detectors must be a list of callables (text -> spans)")
+        for detector in detectors:
+            if not callable(detector):
+                raise ValueError(f"redaction detector {detector!r} is not callable: it must map a str to spans")
+        self._detectors: tuple[Detector, ...] = tuple(detectors)
 
     def redact_text(self, text: str, counts: dict[str, int]) -> str:
         """Return ``text`` with every match replaced; add per-kind counts into ``counts``.
@@ -719,13 +760,49 @@ class Redactor:
         spans = _builtin_spans(text)
         if self._extra:
             self._add_extra(text, spans)
+        if self._detectors and not self._add_detected(text, spans):
+            counts[DETECTOR_FAILED] = counts.get(DETECTOR_FAILED, 0) + 1
+            return _FAILED_MARKER
         return _render(text, spans, counts)
+
+    def spans(self, text: str) -> list[Span]:
+        """The spans :meth:`redact_text` would replace, sorted by position (markers already
+        in the text are not listed). Raises what a failing extra detector raises."""
+        if not self._enabled or not text:
+            return []
+        spans = _builtin_spans(text)
+        if self._extra:
+            self._add_extra(text, spans)
+        for detector in self._detectors:
+            for start, end, kind in _checked(text, detector(text)):
+                _claim_gaps(text, spans, start, end, kind)
+        return [Span(start, end, kind) for start, end, kind in sorted(spans) if kind is not None]
 
     def _add_extra(self, text: str, spans: list[_Span]) -> None:
         for kind, pattern in self._extra:
             for m in pattern.finditer(text):
                 if m.end() > m.start():
                     _claim(spans, m.start(), m.end(), kind)
+
+    def _add_detected(self, text: str, spans: list[_Span]) -> bool:
+        """Claim the extra detectors' spans; False (fail closed) if one of them fails."""
+        for detector in self._detectors:
+            try:
+                found = _checked(text, detector(text))
+            except Exception as exc:  # noqa: BLE001 - any failure of a plug-in fails closed
+                name = getattr(detector, "__qualname__", None) or type(detector).__qualname__
+                if name not in _warned_detectors:
+                    _warned_detectors.add(name)
+                    logger.warning(
+                        "tastevin: redaction detector %s failed (%s); its strings are replaced by %s",
+                        name,
+                        type(exc).__name__,
+                        _FAILED_MARKER,
+                    )
+                return False
+            for start, end, kind in found:
+                _claim_gaps(text, spans, start, end, kind)
+        return True
 
     def redact_record(self, record: dict[str, Any]) -> dict[str, int]:
         """Redact a wire record in place; return the counts by kind (only counts > 0).
@@ -737,7 +814,8 @@ class Redactor:
         ``arguments`` as a str, dict or list, ``response`` as a str or nested parts, ...)
         except the part's own ``type`` and ``id``, which are schema fields linking tool
         calls to their results. Dict keys, ids, timestamps, model names and all other
-        top-level fields are never touched.
+        top-level fields are never touched. A string whose extra detector fails becomes
+        ``[REDACTED:redactor_failed]`` (counted); the rest of the record is redacted as usual.
 
         Called on the worker thread; does not block. Returns {} and changes nothing when
         disabled. Exceptions propagate so the caller can fail closed (drop and count the
@@ -756,7 +834,8 @@ class Redactor:
         # match crosses a boundary and the guards see it as a string edge, while the fixed
         # cost of a pass is paid once per record instead of once per string.
         spans = _builtin_spans("\x00".join(texts))
-        if not spans and not self._extra:
+        per_string = bool(self._extra or self._detectors)
+        if not spans and not per_string:
             return counts
         spans.sort()
         n_spans = len(spans)
@@ -764,24 +843,40 @@ class Redactor:
         offset = 0
         for (container, key), text in zip(slots, texts):
             end = offset + len(text)
-            if i < n_spans and spans[i][0] < end:
-                mine: list[_Span] = []
-                while i < n_spans and spans[i][0] < end:
-                    start, stop, kind = spans[i]
-                    mine.append((start - offset, stop - offset, kind))
-                    i += 1
+            mine: list[_Span] = []
+            while i < n_spans and spans[i][0] < end:
+                start, stop, kind = spans[i]
+                mine.append((start - offset, stop - offset, kind))
+                i += 1
+            if per_string:
                 if self._extra:
                     self._add_extra(text, mine)
+                if self._detectors and text and not self._add_detected(text, mine):
+                    counts[DETECTOR_FAILED] = counts.get(DETECTOR_FAILED, 0) + 1
+                    container[key] = _FAILED_MARKER
+                    offset = end + 1
+                    continue
+            if mine:
                 container[key] = _render(text, mine, counts)
-            elif self._extra:
-                mine = []
-                self._add_extra(text, mine)
-                if mine:
-                    container[key] = _render(text, mine, counts)
-            elif i >= n_spans:
+            elif i >= n_spans and not per_string:
                 break
             offset = end + 1
         return counts
+
+
+def _checked(text: str, found: Any) -> list[tuple[int, int, str]]:
+    """An extra detector's result as checked spans; raises ValueError or TypeError if any
+    span breaks the protocol (the caller then fails closed)."""
+    out: list[tuple[int, int, str]] = []
+    n = len(text)
+    for item in found:
+        start, end, kind = item
+        if type(start) is not int or type(end) is not int or not 0 <= start < end <= n:
+            raise ValueError(f"span ({start!r}, {end!r}) is outside a string of {n} characters")
+        if not isinstance(kind, str) or _KIND_NAME.fullmatch(kind) is None:
+            raise ValueError(f"span kind {kind!r} does not match [a-z][a-z0-9_]{{0,31}}")
+        out.append((start, end, kind))
+    return out
 
 
 _Add = Callable[[Any], None]
