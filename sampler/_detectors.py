@@ -122,11 +122,8 @@ def _assignment(text: str, pos: int, found: _Found, rank: int, bearer_rank: int)
     quote = text[j] if text[j] in "'\"`" else ""
     start = j + 1 if quote else j
     vm = (_QUOTED[quote] if quote else _BARE_VALUE).match(text, start)
-    if vm is None and quote:  # a quote that never closes: read on as a bare value
-        quote = ""
-        vm = _BARE_VALUE.match(text, start)
     if vm is None:
-        return
+        return  # nothing, or a quote that never closes on its line
     value = vm.group()
     if authorization or value[:6].lower() in ("bearer", "basic", "digest", "token"):
         sm = _SCHEME_TOKEN.match(text, start, vm.end() if quote else n)
@@ -191,19 +188,21 @@ _PUTTY_END = re.compile(r"Private-MAC: ?[0-9a-fA-F]+")
 
 
 def find_private_key(text: str, pos: int, found: _Found, rank: int) -> int:
-    """A PEM private key block starting at ``pos`` (its first dash); return where to go on."""
+    """A PEM private key block whose armour starts at ``pos`` (its first dash); return
+    where to go on. The span runs from ``BEGIN`` to the end label's last word: the armour
+    dashes stay on both sides ("-----[REDACTED:private_key]-----"), so what touches the
+    block reads the same before and after redaction."""
     m = _PEM_BEGIN.match(text, pos)
     if m is None:
         return pos + 1
-    end_label = f"END {m.group(1)}PRIVATE KEY"
+    start = text.index("BEGIN", pos)
+    end_label = f"END {m.group(1)}PRIVATE KEY{m.group(2) or ''}"
     end = text.find(end_label, m.end(), m.end() + 65_536)
     if end != -1 and "\x00" not in text[m.end() : end]:
         stop = end + len(end_label)
-        while stop < len(text) and text[stop] in "- BLOCK" and stop - end < len(end_label) + 12:
-            stop += 1
     else:
         stop = _body_end(text, m.end())
-    found.append((rank, pos, stop, "private_key"))
+    found.append((rank, start, stop, "private_key"))
     return stop
 
 

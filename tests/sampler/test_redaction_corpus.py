@@ -81,7 +81,7 @@ def test_context_does_not_cross_record_strings() -> None:
         ),
         pytest.param(
             "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3Tz2\n-----END RSA PRIVATE KEY-----\nok",
-            "[REDACTED:private_key]\nok",
+            "-----[REDACTED:private_key]-----\nok",
             {"private_key": 1},
             id="issue-pem",
         ),
@@ -97,7 +97,7 @@ def test_context_does_not_cross_record_strings() -> None:
         ),
         pytest.param(
             "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC (truncated",
-            "[REDACTED:private_key](truncated",
+            "-----[REDACTED:private_key](truncated",
             {"private_key": 1},
             id="pem-cut-off-before-its-end",
         ),
@@ -179,7 +179,9 @@ def secrets(draw: st.DrawFn) -> tuple[str, str]:
     value = draw(st.text(alphabet=string.ascii_letters + string.digits + "!#%+/-", min_size=8, max_size=24))
     value = "Zz9" + value  # a key-like value whatever the draw
     sep = draw(st.sampled_from(["=", ": ", " = ", '": "']))
-    return f'"{name}{sep}' if sep == '": "' else f"{name}{sep}", value
+    if sep == '": "':
+        return f'"{name}{sep}', value + '"'
+    return f"{name}{sep}", value
 
 
 @st.composite
@@ -205,7 +207,7 @@ def test_a_detected_value_never_appears_in_the_output(before: str, labelled: tup
     context, value = labelled
     text = f"{before} {context}{value} {after}"
     out = REDACTOR.redact_text(text, {})
-    assert value not in out
+    assert value.strip('"') not in out
     assert "[REDACTED:" in out
 
 
