@@ -23,8 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
                                "mix vs quality", "drift (two full windows)", "('login', 'drop')",
                                "('refunds', 'drop')", "drifted: ['latency_ms']")),
         ("bench_review_app.py", ("Review app queries, 20,000 samples", "time_series, 30 days by day", "export_jsonl")),
+        # The same corpus through Tastevin, Presidio (blank spaCy, offline) and detect-secrets.
+        ("bench_redaction.py", ("Redaction recall and precision per kind", "presidio≥0.4 R", "detect-secrets P",
+                                "Overall", "met on every kind")),
     ],
-    ids=["sampler", "ingest", "judge", "reviewer", "review-app"],
+    ids=["sampler", "ingest", "judge", "reviewer", "review-app", "redaction"],
 )
 def test_benchmark_quick_run(script: str, expected: tuple[str, ...]) -> None:
     result = subprocess.run(
