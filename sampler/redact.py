@@ -318,13 +318,13 @@ def _builtin_spans(text: str) -> list[_Span]:
             continue
         if text[pos] == "-":
             before = text[pos - 1] if pos > 0 else "\n"
-            if before in "tspi":  # whichever branch took the "-"
+            if text.startswith("----", pos):
+                if pos >= pem_until:
+                    pem_until = _detectors.find_private_key(text, pos, found, _R_PRIVATE_KEY)
+            elif before in "tspi":  # whichever branch took the "-"
                 _detectors.find_dash_key(text, pos, found, _R_API_KEY)
             elif before == "Y":
                 _detectors.find_putty_key(text, pos, found, _R_PRIVATE_KEY)
-            elif text.startswith("----", pos):
-                if pos >= pem_until:
-                    pem_until = _detectors.find_private_key(text, pos, found, _R_PRIVATE_KEY)
         if group == "v6" or group == "v6a" or group == "sk":
             if group == "sk":
                 m = _SK.match(text, pos - 1)

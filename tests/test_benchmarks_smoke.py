@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
-        ("bench_sampler.py", ("1. Added latency per call", "2. Broker down", "3. Worker throughput")),
+        ("bench_sampler.py", ("1. Added latency per call", "2. Broker down", "3. Worker throughput",
+                              "4. Redaction on the worker thread")),
         ("bench_ingest.py", ("Ingest of 2,000 records", "kafka-python raw consume", "ingest → SQLite")),
         ("bench_judge.py", ("1. Sync judging of 60 samples", "RSS MB", "2. Batch submission")),
         # The generated data has drops in two categories and a latency shift: the queries find them.
