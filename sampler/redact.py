@@ -4,32 +4,40 @@ Runs on the sampler's background worker thread, once per record, before the reco
 serialised; nothing here runs on the host app's thread. A :class:`Redactor` holds only
 read-only compiled state, so any number of threads may share one. No text is ever logged.
 
-Built-in kinds, in precedence order. A span of text is redacted once, by the first kind
-that claims it; a later match that runs into a claimed span keeps the part that is still
-valid on its own (an email's local part, a phone's leading groups), or is dropped:
+Built-in kinds, in precedence order (:data:`BUILTIN_KINDS`). A span of text is redacted
+once, by the first kind that claims it; a later match that runs into a claimed span keeps
+the part that is still valid on its own (an email's local part, a phone's leading groups,
+the rest of a secret value), or is dropped:
 
-``api_key`` > ``jwt`` > ``bearer`` > ``email`` > ``ipv6`` > ``iban`` > ``card`` >
-``ipv4`` > ``phone`` > user kinds (in the order given).
+``private_key`` > ``api_key`` > ``jwt`` > ``credentials`` > ``secret`` > ``bearer`` >
+``email`` > ``ipv6`` > ``iban`` > ``card`` > ``crypto`` > ``nhs`` > ``ssn`` > ``itin`` >
+``passport`` > ``driver_license`` > ``bank_account`` > ``nino`` > ``dob`` > ``ipv4`` >
+``phone`` > user patterns (in the order given) > extra detectors (in the order given).
 
 Secrets come first because they are the most specific shapes and hold digit runs that
 could otherwise read as cards or phones; a ``Bearer`` token that is itself a JWT or API
 key is counted as that. IPv6 precedes the numeric kinds so ``::ffff:192.0.2.1`` is one
-address, and IBAN precedes card and phone because its account number is a long digit run.
+address, IBAN precedes card and phone because its account number is a long digit run, and
+the context kinds precede phone so "NHS 943 476 5919" is an NHS number. The kinds that need
+a context word, a keyword or a checksum (SSN and the other identity numbers, dates of
+birth, keyword secrets, URL credentials, wallets, vendor tokens) live in
+:mod:`sampler._detectors`.
 
 Speed is the design constraint: the worker must keep up with ~20k records/s. A regex that
 has to be tried at every position costs ~10 ns per character in CPython, so no built-in
 pattern scans a whole text. Instead the text is mapped once through ``bytes.translate``
 into a *shape* (see ``_SHAPE``), in which a few literal needles and one regex with a
 one-byte literal prefix find the handful of places worth a closer look; single-character
-``in`` checks gate the rare kinds. The exact patterns, and the Luhn, ISO 13616 mod-97 and
-:mod:`ipaddress` checks, run only there. Non-Latin-1 characters become ``?`` in the shape,
-which keeps shape offsets equal to text offsets.
+``in`` checks gate the rare kinds. The exact patterns, and the Luhn, ISO 13616 mod-97,
+mod-11, Base58Check, bech32 and :mod:`ipaddress` checks, run only there. Non-Latin-1
+characters become ``?`` in the shape, which keeps shape offsets equal to text offsets.
 
-Not detected, by design or as known gaps: phone numbers without any separator unless they
-start with ``+`` (``4155550132`` is as likely an order number), national numbers written
-in pairs (``01 23 45 67 89``), IPv4 addresses of four one-digit octets (``1.1.1.1``),
-lower-case IBANs, a token after lower-case ``bearer`` unless it is a JWT or a known key
-format, and digit-free keys (a 20-character AWS key id without a digit is 1 in 180).
+Not detected, by design or as known gaps: names and free-form addresses (pass an NER
+detector, see :class:`Redactor`), phone numbers without any separator unless they start
+with ``+`` or follow a context word (``4155550132`` alone is as likely an order number),
+national numbers written in pairs (``01 23 45 67 89``), IPv4 addresses of four one-digit
+octets (``1.1.1.1``), a bare lower-case ``bearer <token>`` outside an ``Authorization``
+header, and digit-free keys (a 20-character AWS key id without a digit is 1 in 180).
 """
 
 from __future__ import annotations
@@ -143,7 +151,7 @@ _TRIGGER = re.compile(
       | \x01(?:(?<=s\x01\x01)(?P<sk>)|(?P<v6a>))    # sk-   or   ::
       | o\x01[abprso]\x01(?P<slack>)                # xoxb-
       | [0a-fA-F](?=[0a-fA-F]{0,3}\x01(?:\x01|[0a-fA-F]{1,4}\x01))(?P<v6>)  # :db8:: :db8:1:
-      | (?<=[tspiY]\x01)(?P<dashkey>)               # glpat- sq0csp- pypi- PuTTY-
+      | (?<=at\x01|dt\x01|ft\x01|rt\x01|bt\x01|tt\x01|mt\x01|nt\x01|as\x01|sp\x01|tp\x01|pi\x01|TY\x01)(?P<dashkey>)  # glpat- sq0csp- pypi- PuTTY-
     )
     """,
     re.VERBOSE,
