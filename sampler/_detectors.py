@@ -510,7 +510,7 @@ _CONTEXT_PAIRS: dict[tuple[str, str], str] = {
     ("national", "health"): "nhs", ("health", "service"): "nhs", ("national", "insurance"): "nino",
     ("ni", "number"): "nino", ("ni", "no"): "nino",
 }  # fmt: skip
-_WORD = re.compile(r"[a-z0-9#/.']+")
+_WORD = re.compile(r"[a-z0-9#/.]+")  # "driver's" reads as "driver", "s"
 _BEFORE = 48
 _AFTER = 24
 _MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
@@ -531,7 +531,7 @@ def _context(text: str, start: int, end: int, after_kinds: frozenset[str]) -> st
         # A marker ends the window: its kind name ("[redacted:phone]") is no context word,
         # and a word it replaced must not be read past it on a second pass.
         before = before[before.rfind("]") + 1 :]
-    words = [w.strip(".'") for w in _WORD.findall(before)]
+    words = [w.strip(".") for w in _WORD.findall(before)]
     for i in range(len(words) - 1, -1, -1):
         kind = (_CONTEXT_PAIRS.get((words[i - 1], words[i])) if i else None) or _CONTEXT_WORDS.get(words[i])
         if kind is not None:
@@ -541,7 +541,7 @@ def _context(text: str, start: int, end: int, after_kinds: frozenset[str]) -> st
     after = text[end : nul if nul != -1 else hi].lower()
     if "[" in after:
         after = after[: after.find("[")]
-    words = [w.strip(".'") for w in _WORD.findall(after)]
+    words = [w.strip(".") for w in _WORD.findall(after)]
     for i, word in enumerate(words):
         kind = _CONTEXT_PAIRS.get((word, words[i + 1])) if i + 1 < len(words) else None
         kind = kind or _CONTEXT_WORDS.get(word)

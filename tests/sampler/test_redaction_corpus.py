@@ -123,6 +123,28 @@ def test_issue_examples_and_edges(text: str, expected: str, counts: dict[str, in
     assert got == counts
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("Bearer C03005988'account 12345678901)", id="context-word-glued-to-a-quote"),
+        pytest.param("password=password=\"://password=", id="marker-kind-is-no-name"),
+        pytest.param("536-22-1987-----BEGIN RSA PRIVATE KEY-----", id="number-before-pem-armour"),
+        pytest.param("jane.doe@example.com-----BEGIN RSA PRIVATE KEY-----", id="email-before-pem-armour"),
+        pytest.param("jane.doe@example.com-e::8 ok", id="email-before-a-dash-and-an-address"),
+        pytest.param("AKIA4111111111111112:1BoatSLRHtKNngkdXEeobR76b53LETtpyT", id="wallet-after-a-key-and-colon"),
+        pytest.param("0x52908400098527886E0F7030069857D2E4169EE7.0x52908400098527886E0F7030069857D2E4169EE7",
+                     id="two-addresses-joined-by-a-dot"),  # fmt: skip
+        pytest.param("'password=/ssn: AB123456C:", id="nino-after-a-redacted-context-word"),
+        pytest.param("authorization: bearer 2024-----BEGIN RSA PRIVATE KEY-----", id="short-token-before-pem"),
+        pytest.param("Ip-----BEGIN RSA PRIVATE KEY-----Bearer =12/03/1985", id="pem-after-a-dash-key-prefix"),
+        pytest.param('"api_key": "12:300.-éDE89 3704 0044 0532 0130 00"', id="quoted-value-holding-an-iban"),
+    ],
+)
+def test_found_by_fuzzing_redacting_twice_changes_nothing(text: str) -> None:
+    once = REDACTOR.redact_text(text, {})
+    assert REDACTOR.redact_text(once, {}) == once
+
+
 # -- properties ----------------------------------------------------------------------------
 
 prose = st.text(alphabet=string.ascii_letters + " ,;!?'()é🙂", max_size=30)
