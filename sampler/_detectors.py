@@ -255,19 +255,19 @@ _DASH_KEYS = re.compile(
     r"|glimt-[A-Za-z0-9_\-]{25}|glagent-[A-Za-z0-9_\-]{50,1024}"
     r"|sq0(?:csp|atp)-[0-9A-Za-z\-_]{22,43}"
     r"|pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9\-_]{50,}"
-    r")(?![A-Za-z0-9_\-])"
+    r")(?![A-Za-z0-9_\-\[])"
 )
 _DASH_PREFIX_LENGTHS = (4, 5, 6, 7)
 _DASH_PREFIXES = frozenset(
     {"glpat", "gldt", "glft", "glsoat", "glrt", "glcbt", "glptt", "gloas", "glimt", "glagent", "sq0csp", "sq0atp", "pypi"}
 )
-_MAILCHIMP = re.compile(r"[0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9])")
-_TWILIO = re.compile(r"(?:AC|SK)[0-9a-z]{32}(?![A-Za-z0-9])")
-_TELEGRAM = re.compile(r"[0-9]{8,10}:[0-9A-Za-z_\-]{35}(?![A-Za-z0-9_\-])")
-_DISCORD = re.compile(r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27}(?![A-Za-z0-9_\-])")
-NPM = re.compile(r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])")
-_GOOGLE = re.compile(r"AIza[0-9A-Za-z\-_]{35}(?![0-9A-Za-z\-_])")
-_SENDGRID = re.compile(r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])")
+_MAILCHIMP = re.compile(r"[0-9a-f]{32}-us[0-9]{1,2}(?![A-Za-z0-9\[])")
+_TWILIO = re.compile(r"(?:AC|SK)[0-9a-z]{32}(?![A-Za-z0-9\[])")
+_TELEGRAM = re.compile(r"[0-9]{8,10}:[0-9A-Za-z_\-]{35}(?![A-Za-z0-9_\-\[])")
+_DISCORD = re.compile(r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27}(?![A-Za-z0-9_\-\[])")
+NPM = re.compile(r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9\[])")
+_GOOGLE = re.compile(r"AIza[0-9A-Za-z\-_]{35}(?![0-9A-Za-z\-_\[])")
+_SENDGRID = re.compile(r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-\[])")
 _SLACK_HOOK = re.compile(r"(?<=hooks\.)slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+")
 
 
@@ -346,9 +346,9 @@ def _find_long_token(text: str, first_digit: int, found: _Found, ranks: dict[str
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(_B58_ALPHABET)}
-_B58_ADDRESS = re.compile(r"(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9])")
-_BECH32_ADDRESS = re.compile(r"(?<![A-Za-z0-9])(?:bc1|BC1|tb1)[02-9ac-hj-np-zAC-HJ-NP-Z]{11,71}(?![A-Za-z0-9])")
-_ETH_ADDRESS = re.compile(r"(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![A-Za-z0-9])")
+_B58_ADDRESS = re.compile(r"(?<![A-Za-z0-9\]])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9\[])")
+_BECH32_ADDRESS = re.compile(r"(?<![A-Za-z0-9\]])(?:bc1|BC1|tb1)[02-9ac-hj-np-zAC-HJ-NP-Z]{11,71}(?![A-Za-z0-9\[])")
+_ETH_ADDRESS = re.compile(r"(?<![A-Za-z0-9\]])0x[0-9a-fA-F]{40}(?![A-Za-z0-9\[])")
 _BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 # In the redactor's shape digits are "0"; an address is a long run of letters and digits.
@@ -481,7 +481,7 @@ _MONTH_DATE = re.compile(
 )
 # A lower- or mixed-case IBAN ("gb82west12345698765432"); upper-case ones are found by
 # the redactor's numeric pass already.
-_IBAN_ANY = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?:\ ?[A-Za-z0-9]{4}){2,7}(?:\ ?[A-Za-z0-9]{1,3})?(?![A-Za-z0-9])")
+_IBAN_ANY = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?:\ ?[A-Za-z0-9]{4}){2,7}(?:\ ?[A-Za-z0-9]{1,3})?(?![A-Za-z0-9\[])")
 _DIGIT_RUN = re.compile(rb"[0-9]*")
 # The last three letters of each month's name and abbreviation ("12 March 1985").
 _MONTH_ENDS = frozenset(
@@ -503,14 +503,14 @@ _CONTEXT_WORDS: dict[str, str] = {
     "nino": "nino",
     **dict.fromkeys(("call", "phone", "telephone", "tel", "mobile", "cell", "cellphone", "sms", "text", "whatsapp",
                      "fax", "contact", "reach", "ring", "dial"), "phone"),  # fmt: skip
-    **dict.fromkeys(("born", "birth", "birthday", "dob", "d.o.b"), "dob"),
+    **dict.fromkeys(("born", "birth", "birthday", "dob"), "dob"),
 }
 _CONTEXT_PAIRS: dict[tuple[str, str], str] = {
     ("social", "security"): "ssn", ("social", "sec"): "ssn", ("tax", "id"): "itin", ("travel", "document"): "passport",
     ("national", "health"): "nhs", ("health", "service"): "nhs", ("national", "insurance"): "nino",
     ("ni", "number"): "nino", ("ni", "no"): "nino",
 }  # fmt: skip
-_WORD = re.compile(r"[a-z0-9#/.]+")  # "driver's" reads as "driver", "s"
+_WORD = re.compile(r"[a-z0-9#/]+")  # "driver's" reads "driver", "s"; "5919.dl" reads "5919", "dl"
 _BEFORE = 48
 _AFTER = 24
 _MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
@@ -531,7 +531,7 @@ def _context(text: str, start: int, end: int, after_kinds: frozenset[str]) -> st
         # A marker ends the window: its kind name ("[redacted:phone]") is no context word,
         # and a word it replaced must not be read past it on a second pass.
         before = before[before.rfind("]") + 1 :]
-    words = [w.strip(".") for w in _WORD.findall(before)]
+    words = _WORD.findall(before.replace("d.o.b", "dob"))
     for i in range(len(words) - 1, -1, -1):
         kind = (_CONTEXT_PAIRS.get((words[i - 1], words[i])) if i else None) or _CONTEXT_WORDS.get(words[i])
         if kind is not None:
@@ -541,7 +541,7 @@ def _context(text: str, start: int, end: int, after_kinds: frozenset[str]) -> st
     after = text[end : nul if nul != -1 else hi].lower()
     if "[" in after:
         after = after[: after.find("[")]
-    words = [w.strip(".") for w in _WORD.findall(after)]
+    words = _WORD.findall(after.replace("d.o.b", "dob"))
     for i, word in enumerate(words):
         kind = _CONTEXT_PAIRS.get((word, words[i + 1])) if i + 1 < len(words) else None
         kind = kind or _CONTEXT_WORDS.get(word)

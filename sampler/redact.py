@@ -166,8 +166,8 @@ _LONGEST_NUMERIC = 44  # an IBAN with spaces is 42 characters; the guards look 2
 # Exact patterns, applied with .match() where the shape pointed.
 # "sk-" followed by a long hyphenated phrase is prose: a key's body holds a digit and a letter.
 _SK = re.compile(r"(?<![A-Za-z0-9_\-])sk-(?=[A-Za-z0-9_\-]*?[0-9])(?=[A-Za-z0-9_\-]*?[A-Za-z])[A-Za-z0-9_\-]{20,}")
-_SLACK = re.compile(r"(?<![A-Za-z0-9])xox[abprso]-[A-Za-z0-9\-]{10,}")
-_AWS = re.compile(r"(?<![A-Za-z0-9])A[KS]IA[A-Z0-9]{16}(?![A-Za-z0-9])")
+_SLACK = re.compile(r"(?<![A-Za-z0-9\]])xox[abprso]-[A-Za-z0-9\-]{10,}")
+_AWS = re.compile(r"(?<![A-Za-z0-9\]])A[KS]IA[A-Z0-9]{16}(?![A-Za-z0-9\[])")
 _BEARER = re.compile(r"(?<![A-Za-z0-9_])(?:[Bb]earer|BEARER)[ \t]+(?P<tok>[A-Za-z0-9\-._~+/]+=*)")
 # "_" is rare in prose, so a literal-prefix scan for it is cheap when it is present.
 _UNDERSCORE = re.compile(
@@ -176,12 +176,12 @@ _UNDERSCORE = re.compile(
 )
 _UNDERSCORE_BACK = {"gh": 3, "ghpat": 10, "stripe": 7, "npm": 3}
 _GITHUB_STRIPE = re.compile(
-    r"(?<![A-Za-z0-9_])"
+    r"(?<![A-Za-z0-9_\]])"
     r"(?:gh[pousr]_[A-Za-z0-9]{30,251}|github_pat_[A-Za-z0-9_]{22,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,})"
-    r"(?![A-Za-z0-9_])"
+    r"(?![A-Za-z0-9_\[])"
 )
 _JWT = re.compile(
-    r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}(?![A-Za-z0-9_\-])"
+    r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}(?![A-Za-z0-9_\-\[])"
 )
 _HAS_DIGIT = re.compile(r"[0-9]")
 

@@ -138,6 +138,8 @@ def test_issue_examples_and_edges(text: str, expected: str, counts: dict[str, in
         pytest.param("authorization: bearer 2024-----BEGIN RSA PRIVATE KEY-----", id="short-token-before-pem"),
         pytest.param("Ip-----BEGIN RSA PRIVATE KEY-----Bearer =12/03/1985", id="pem-after-a-dash-key-prefix"),
         pytest.param('"api_key": "12:300.-éDE89 3704 0044 0532 0130 00"', id="quoted-value-holding-an-iban"),
+        pytest.param("943 476 5919.DL 4155550132", id="context-word-after-a-dot"),
+        pytest.param("born AKIAIOSFODNN7EXAMPLEnpm_" + "a1" * 18, id="key-glued-to-the-next-key"),
     ],
 )
 def test_found_by_fuzzing_redacting_twice_changes_nothing(text: str) -> None:
