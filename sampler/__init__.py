@@ -92,7 +92,7 @@ _init_lock = threading.Lock()
 _metrics_registered = False
 
 
-def init(*, transport: Transport | None = None, **settings: Any) -> Sampler | None:
+def init(*, transport: Transport | None = None, redactors: Any = None, **settings: Any) -> Sampler | None:
     """Configure the process-wide sampler and return it.
 
     Settings come from these keyword arguments, then ``TASTEVIN_*`` environment
@@ -101,13 +101,18 @@ def init(*, transport: Transport | None = None, **settings: Any) -> Sampler | No
     logged and ignored. Calling ``init`` again replaces the sampler (the old one is
     flushed and shut down). ``transport`` replaces Kafka (e.g. ``MemoryTransport()``).
     Without bootstrap servers the sampler warns once and counts sampled calls as
-    dropped (``no_broker``). Never blocks on the network.
+    dropped (``no_broker``). ``redactors`` adds detectors (``str -> [(start, end, kind)]``,
+    e.g. a named-entity recogniser) after the built-in ones; one that fails replaces the
+    string with ``[REDACTED:redactor_failed]`` (see :class:`sampler.redact.Redactor`).
+    Never blocks on the network.
     """
     from ._core import Sampler, register_atexit
     from ._metrics import register_metrics
     from ._settings import resolve_settings
 
     global _metrics_registered
+    if redactors is not None:
+        settings["redactors"] = redactors
     resolved = resolve_settings(settings)
     with _init_lock:
         old = STATE.sampler

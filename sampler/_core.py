@@ -110,7 +110,9 @@ class Sampler:
 
     def __init__(self, settings: SamplerSettings, *, transport: Transport | None = None) -> None:
         self.settings = settings
-        self.redactor = Redactor(enabled=settings.redact, extra_patterns=dict(settings.redact_patterns))
+        self.redactor = Redactor(
+            enabled=settings.redact, extra_patterns=dict(settings.redact_patterns), detectors=settings.redactors
+        )
         if transport is None and settings.bootstrap_servers:
             transport = KafkaTransport(
                 bootstrap_servers=settings.bootstrap_servers, topic=settings.topic, options=settings.kafka

@@ -156,6 +156,18 @@ def _parse_patterns(value: Any) -> dict[str, Any]:
     return out
 
 
+def _parse_redactors(value: Any) -> tuple[Any, ...]:
+    """Extra redaction detectors: a list of callables (text -> spans); code only, no env var."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise ValueError(
+            f"redactors must be a list of callables (text -> [(start, end, kind), ...]), got {type(value).__name__}"
+        )
+    for detector in value:
+        if not callable(detector):
+            raise ValueError(f"redactor {detector!r} is not callable: it must map a str to (start, end, kind) spans")
+    return tuple(value)
+
+
 def _default_app(environ: Mapping[str, str]) -> str:
     """OTel ``service.name`` (env or the global tracer provider's resource), else the script name."""
     name = environ.get("OTEL_SERVICE_NAME")
@@ -198,6 +210,7 @@ class SamplerSettings:
     | max_record_bytes | TASTEVIN_MAX_RECORD_BYTES | 262144 |
     | redact | TASTEVIN_REDACT | True |
     | redact_patterns | TASTEVIN_REDACT_PATTERNS (``kind=regex;kind2=regex``) | {} |
+    | redactors | (code only: callables, see :class:`sampler.redact.Redactor`) | () |
     | enabled | TASTEVIN_ENABLED | True |
     """
 
@@ -214,6 +227,7 @@ class SamplerSettings:
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     redact: bool = True
     redact_patterns: Mapping[str, Any] = field(default_factory=dict)
+    redactors: tuple[Any, ...] = ()
     enabled: bool = True
 
     def __repr__(self) -> str:  # never print secrets
@@ -250,11 +264,11 @@ def resolve_settings(arguments: Mapping[str, Any], environ: Mapping[str, str] | 
     uses the default for an invalid *environment* value.
     """
     environ = os.environ if environ is None else environ
-    unknown = set(arguments) - set(_SCALARS) - {"kafka"} - KAFKA_PASSTHROUGH
+    unknown = set(arguments) - set(_SCALARS) - {"kafka", "redactors"} - KAFKA_PASSTHROUGH
     if unknown:
         raise ValueError(
             f"unknown sampler setting(s): {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(set(_SCALARS) | {'kafka'}))} and kafka-python options "
+            f"known: {', '.join(sorted(set(_SCALARS) | {'kafka', 'redactors'}))} and kafka-python options "
             f"({', '.join(sorted(KAFKA_PASSTHROUGH))})"
         )
     values: dict[str, Any] = {}
@@ -282,6 +296,8 @@ def resolve_settings(arguments: Mapping[str, Any], environ: Mapping[str, str] | 
     if bad:
         raise ValueError(f"unsupported kafka option(s): {', '.join(sorted(bad))}")
     values["kafka"] = kafka
+    if arguments.get("redactors") is not None:
+        values["redactors"] = _parse_redactors(arguments["redactors"])
 
     if "app" not in values:
         values["app"] = _default_app(environ)

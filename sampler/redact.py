@@ -4,61 +4,113 @@ Runs on the sampler's background worker thread, once per record, before the reco
 serialised; nothing here runs on the host app's thread. A :class:`Redactor` holds only
 read-only compiled state, so any number of threads may share one. No text is ever logged.
 
-Built-in kinds, in precedence order. A span of text is redacted once, by the first kind
-that claims it; a later match that runs into a claimed span keeps the part that is still
-valid on its own (an email's local part, a phone's leading groups), or is dropped:
+Built-in kinds, in precedence order (:data:`BUILTIN_KINDS`). A span of text is redacted
+once, by the first kind that claims it; a later match that runs into a claimed span keeps
+the part that is still valid on its own (an email's local part, a phone's leading groups,
+the rest of a secret value), or is dropped:
 
-``api_key`` > ``jwt`` > ``bearer`` > ``email`` > ``ipv6`` > ``iban`` > ``card`` >
-``ipv4`` > ``phone`` > user kinds (in the order given).
+``private_key`` > ``api_key`` > ``jwt`` > ``credentials`` > ``secret`` > ``bearer`` >
+``email`` > ``ipv6`` > ``iban`` > ``card`` > ``crypto`` > ``nhs`` > ``ssn`` > ``itin`` >
+``passport`` > ``driver_license`` > ``bank_account`` > ``nino`` > ``dob`` > ``ipv4`` >
+``phone`` > user patterns (in the order given) > extra detectors (in the order given).
 
 Secrets come first because they are the most specific shapes and hold digit runs that
 could otherwise read as cards or phones; a ``Bearer`` token that is itself a JWT or API
 key is counted as that. IPv6 precedes the numeric kinds so ``::ffff:192.0.2.1`` is one
-address, and IBAN precedes card and phone because its account number is a long digit run.
+address, IBAN precedes card and phone because its account number is a long digit run, and
+the context kinds precede phone so "NHS 943 476 5919" is an NHS number. The kinds that need
+a context word, a keyword or a checksum (SSN and the other identity numbers, dates of
+birth, keyword secrets, URL credentials, wallets, vendor tokens) live in
+:mod:`sampler._detectors`.
 
 Speed is the design constraint: the worker must keep up with ~20k records/s. A regex that
 has to be tried at every position costs ~10 ns per character in CPython, so no built-in
 pattern scans a whole text. Instead the text is mapped once through ``bytes.translate``
 into a *shape* (see ``_SHAPE``), in which a few literal needles and one regex with a
 one-byte literal prefix find the handful of places worth a closer look; single-character
-``in`` checks gate the rare kinds. The exact patterns, and the Luhn, ISO 13616 mod-97 and
-:mod:`ipaddress` checks, run only there. Non-Latin-1 characters become ``?`` in the shape,
-which keeps shape offsets equal to text offsets.
+``in`` checks gate the rare kinds. The exact patterns, and the Luhn, ISO 13616 mod-97,
+mod-11, Base58Check, bech32 and :mod:`ipaddress` checks, run only there. Non-Latin-1
+characters become ``?`` in the shape, which keeps shape offsets equal to text offsets.
 
-Not detected, by design or as known gaps: phone numbers without any separator unless they
-start with ``+`` (``4155550132`` is as likely an order number), national numbers written
-in pairs (``01 23 45 67 89``), IPv4 addresses of four one-digit octets (``1.1.1.1``),
-lower-case IBANs, a token after lower-case ``bearer`` unless it is a JWT or a known key
-format, and digit-free keys (a 20-character AWS key id without a digit is 1 in 180).
+Not detected, by design or as known gaps: names and free-form addresses (pass an NER
+detector, see :class:`Redactor`), phone numbers without any separator unless they start
+with ``+`` or follow a context word (``4155550132`` alone is as likely an order number),
+national numbers written in pairs (``01 23 45 67 89``), IPv4 addresses of four one-digit
+octets (``1.1.1.1``), a bare lower-case ``bearer <token>`` outside an ``Authorization``
+header, and digit-free keys (a 20-character AWS key id without a digit is 1 in 180).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-__all__ = ["BUILTIN_KINDS", "Redactor"]
+from . import _detectors
+from ._detectors import iban_end as _iban_end
+
+__all__ = ["BUILTIN_KINDS", "DETECTOR_FAILED", "Detector", "Redactor", "Span"]
 
 BUILTIN_KINDS: tuple[str, ...] = (
+    "private_key",
     "api_key",
     "jwt",
+    "credentials",
+    "secret",
     "bearer",
     "email",
     "ipv6",
     "iban",
     "card",
+    "crypto",
+    "nhs",
+    "ssn",
+    "itin",
+    "passport",
+    "driver_license",
+    "bank_account",
+    "nino",
+    "dob",
     "ipv4",
     "phone",
 )
 _RANK = {kind: i for i, kind in enumerate(BUILTIN_KINDS)}
+_R_PRIVATE_KEY, _R_API_KEY, _R_JWT = _RANK["private_key"], _RANK["api_key"], _RANK["jwt"]
+_R_CREDENTIALS, _R_SECRET, _R_BEARER = _RANK["credentials"], _RANK["secret"], _RANK["bearer"]
+_R_EMAIL, _R_IPV6, _R_CRYPTO = _RANK["email"], _RANK["ipv6"], _RANK["crypto"]
+# Kinds that always claim their span (nothing of lower rank can cut them).
+_R_ALWAYS = _R_API_KEY
+# Kinds added with the context detectors: a candidate that runs into a claimed span is kept
+# for the parts still unclaimed, so nothing of it leaks.
+_GAP_KINDS = frozenset(
+    {"private_key", "credentials", "secret", "crypto", "nhs", "ssn", "itin", "passport", "driver_license",
+     "bank_account", "nino", "dob"}
+)  # fmt: skip
 _KIND_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 # (start, end, kind); kind None marks an existing marker: protected, not counted.
 _Span = tuple[int, int, "str | None"]
 # (precedence rank, start, end, kind) before overlaps are resolved.
 _Found = list[tuple[int, int, int, str]]
+
+class Span(NamedTuple):
+    """A run of text to redact: ``text[start:end]``, counted under ``kind``."""
+
+    start: int
+    end: int
+    kind: str
+
+
+# The protocol for extra detectors (NER and the like): one string in, spans out. See
+# Redactor.__init__ for the contract.
+Detector = Callable[[str], Iterable[tuple[int, int, str]]]
+# The kind, and the whole-string marker, of a string whose extra detector failed.
+DETECTOR_FAILED = "redactor_failed"
+_FAILED_MARKER = f"[REDACTED:{DETECTOR_FAILED}]"
+logger = logging.getLogger(__name__)
+_warned_detectors: set[str] = set()
 
 _MARKER_PREFIX = "[REDACTED:"
 _MARKER = re.compile(r"\[REDACTED:[a-z][a-z0-9_]{0,31}\]")
@@ -75,8 +127,8 @@ def _build_shape() -> bytes:
 
 
 # The shape: digits and "." become "0"; the trigger characters - : k x K S B become \x01
-# (the "s k -", "x o x", "A K I A", "A S I A", "B earer", dash-grouped digits and IPv6
-# colons all have one); everything else maps to itself.
+# (the "s k -", "x o x", "A K I A", "A S I A", "B earer", "- - - - - BEGIN", "gl pat -",
+# dash-grouped digits and IPv6 colons all have one); everything else maps to itself.
 _SHAPE = _build_shape()
 # 8+ digits and dots: contiguous cards and IBANs, IPv4, dotted phones, compact numbers.
 # (Seven would also catch "1.1.1.1", at the price of a false hit on every "1,299.00.")
@@ -97,8 +149,9 @@ _TRIGGER = re.compile(
       | [eE](?:arer|ARER)[\ \t](?P<bearer>)          # Bearer, BEARER
       | 000(?<=000\x01000)(?P<dash>)                # 415-555-0132, 4111-1111-...
       | \x01(?:(?<=s\x01\x01)(?P<sk>)|(?P<v6a>))    # sk-   or   ::
-      | o\x01[abprs]\x01(?P<slack>)                # xoxb-
+      | o\x01[abprso]\x01(?P<slack>)                # xoxb-
       | [0a-fA-F](?=[0a-fA-F]{0,3}\x01(?:\x01|[0a-fA-F]{1,4}\x01))(?P<v6>)  # :db8:: :db8:1:
+      | (?<=at\x01|dt\x01|ft\x01|rt\x01|bt\x01|tt\x01|mt\x01|nt\x01|as\x01|sp\x01|tp\x01|pi\x01|TY\x01)(?P<dashkey>)  # glpat- sq0csp- pypi- PuTTY-
     )
     """,
     re.VERBOSE,
@@ -113,21 +166,22 @@ _LONGEST_NUMERIC = 44  # an IBAN with spaces is 42 characters; the guards look 2
 # Exact patterns, applied with .match() where the shape pointed.
 # "sk-" followed by a long hyphenated phrase is prose: a key's body holds a digit and a letter.
 _SK = re.compile(r"(?<![A-Za-z0-9_\-])sk-(?=[A-Za-z0-9_\-]*?[0-9])(?=[A-Za-z0-9_\-]*?[A-Za-z])[A-Za-z0-9_\-]{20,}")
-_SLACK = re.compile(r"(?<![A-Za-z0-9])xox[abprs]-[A-Za-z0-9\-]{10,}")
-_AWS = re.compile(r"(?<![A-Za-z0-9])A[KS]IA[A-Z0-9]{16}(?![A-Za-z0-9])")
-_BEARER = re.compile(r"(?<![A-Za-z0-9_])(?:Bearer|BEARER)[ \t]+(?P<tok>[A-Za-z0-9\-._~+/]+=*)")
+_SLACK = re.compile(r"(?<![A-Za-z0-9\]])xox[abprso]-[A-Za-z0-9\-]{10,}")
+_AWS = re.compile(r"(?<![A-Za-z0-9\]])A[KS]IA[A-Z0-9]{16}(?![A-Za-z0-9\[])")
+_BEARER = re.compile(r"(?<![A-Za-z0-9_])(?:[Bb]earer|BEARER)[ \t]+(?P<tok>[A-Za-z0-9\-._~+/]+=*)")
 # "_" is rare in prose, so a literal-prefix scan for it is cheap when it is present.
 _UNDERSCORE = re.compile(
-    r"_(?:(?<=gh[pousr]_)(?P<gh>)|(?<=github_pat_)(?P<ghpat>)|(?<=[sr]k_live_|[sr]k_test_)(?P<stripe>))"
+    r"_(?:(?<=gh[pousr]_)(?P<gh>)|(?<=github_pat_)(?P<ghpat>)|(?<=[sr]k_live_|[sr]k_test_)(?P<stripe>)"
+    r"|(?<=npm_)(?P<npm>))"
 )
-_UNDERSCORE_BACK = {"gh": 3, "ghpat": 10, "stripe": 7}
+_UNDERSCORE_BACK = {"gh": 3, "ghpat": 10, "stripe": 7, "npm": 3}
 _GITHUB_STRIPE = re.compile(
-    r"(?<![A-Za-z0-9_])"
+    r"(?<![A-Za-z0-9_\]])"
     r"(?:gh[pousr]_[A-Za-z0-9]{30,251}|github_pat_[A-Za-z0-9_]{22,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,})"
-    r"(?![A-Za-z0-9_])"
+    r"(?![A-Za-z0-9_\[])"
 )
 _JWT = re.compile(
-    r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}(?![A-Za-z0-9_\-])"
+    r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}(?![A-Za-z0-9_\-\[])"
 )
 _HAS_DIGIT = re.compile(r"[0-9]")
 
@@ -137,7 +191,7 @@ _HAS_DIGIT = re.compile(r"[0-9]")
 # stay ASCII (IDNs appear as xn-- labels), so "example.jpです" ends at "jp".
 _EMAIL_LOCAL_REV = re.compile(r"[\w.%+\-]+")
 _EMAIL_DOMAIN = re.compile(
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9]|-[A-Za-z0-9\[])"
 )
 
 _IPV6_GATE = re.compile(r":[0-9A-Fa-f]{0,4}:")
@@ -194,22 +248,6 @@ _NUMERIC = re.compile(
 _CARD_SEPARATORS = re.compile(r"[ \-]")
 _NON_DIGITS = re.compile(r"[^0-9]")
 
-# ISO 13616 registry: country code -> IBAN length. A mod-97 pass alone lets through 1 in 97
-# random strings; the length check removes most of those.
-_IBAN_LENGTHS: dict[str, int] = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
-    "BH": 22, "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24,
-    "DE": 22, "DJ": 27, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18,
-    "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27,
-    "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27,
-    "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20,
-    "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27,
-    "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28,
-    "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31,
-    "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
-    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
-}  # fmt: skip
-
 # Luhn doubling as a byte table: "0".."9" -> 0 2 4 6 8 1 3 5 7 9 (2d, less 9 when above 9).
 _LUHN_DOUBLE = bytes.maketrans(b"0123456789", bytes([0, 2, 4, 6, 8, 1, 3, 5, 7, 9]))
 
@@ -220,14 +258,6 @@ def _luhn_ok(digits: str) -> bool:
     # bytes runs in C.
     plain = raw[-1::-2]
     return (sum(plain) - 48 * len(plain) + sum(raw[-2::-2].translate(_LUHN_DOUBLE))) % 10 == 0
-
-
-def _iban_ok(compact: str) -> bool:
-    if _IBAN_LENGTHS.get(compact[:2]) != len(compact):
-        return False
-    rearranged = compact[4:] + compact[:4]
-    # int(ch, 36) maps 0-9 to themselves and A-Z to 10-35: exactly the ISO 13616 table.
-    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
 
 
 def _card_end(text: str, start: int, end: int) -> int | None:
@@ -249,26 +279,6 @@ def _card_end(text: str, start: int, end: int) -> int | None:
         if len(digits) <= 19 and _luhn_ok(digits):
             return start + sum(len(g) for g in groups) + len(groups) - 1
     return None
-
-
-def _iban_end(text: str, start: int, end: int) -> int | None:
-    """End of the valid IBAN starting at ``start`` (its country letters), or None.
-
-    The candidate is cut at the registry length for its country, so a trailing word the
-    greedy group repetition swallowed is left alone.
-    """
-    expected = _IBAN_LENGTHS.get(text[start : start + 2])
-    if expected is None:
-        return None
-    compact: list[str] = []
-    pos = start
-    while pos < end and len(compact) < expected:
-        if text[pos] != " ":
-            compact.append(text[pos])
-        pos += 1
-    if len(compact) != expected or (pos < end and text[pos] != " "):
-        return None
-    return pos if _iban_ok("".join(compact)) else None
 
 
 def _ipv6_ok(candidate: str) -> bool:
@@ -297,7 +307,7 @@ def _plausible_token(tok: str) -> bool:
     # "Bearer bonds" and "Bearer Authentication" are prose: a token is long and not a word.
     if len(tok) < 8:
         return False
-    return not (tok.isalpha() and not any(ch.isupper() for ch in tok[1:]))
+    return not (tok.isalpha() and (tok.isupper() or tok.islower() or tok.istitle()))
 
 
 def _builtin_spans(text: str) -> list[_Span]:
@@ -307,16 +317,27 @@ def _builtin_spans(text: str) -> list[_Span]:
     found: _Found = []
     windows: list[int] = []
     v6_from = -1
+    pem_until = 0
     for hit in _TRIGGER.finditer(shape):
         group = hit.lastgroup
         pos = hit.start()
         if group == "dash":
             windows.append(pos)
-        elif group == "v6" or group == "v6a" or group == "sk":
+            continue
+        if text[pos] == "-":
+            before = text[pos - 1] if pos > 0 else "\n"
+            if text.startswith("----", pos):
+                if pos >= pem_until:
+                    pem_until = _detectors.find_private_key(text, pos, found, _R_PRIVATE_KEY)
+            elif before in "tspi":  # whichever branch took the "-"
+                _detectors.find_dash_key(text, pos, found, _R_API_KEY)
+            elif before == "Y":
+                _detectors.find_putty_key(text, pos, found, _R_PRIVATE_KEY)
+        if group == "v6" or group == "v6a" or group == "sk":
             if group == "sk":
                 m = _SK.match(text, pos - 1)
                 if m is not None:
-                    found.append((0, m.start(), m.end(), "api_key"))
+                    found.append((_R_API_KEY, m.start(), m.end(), "api_key"))
                     continue
             # A two-trigger hit ("-:" in "-::1") may hide the colon pair behind its first.
             colon = pos if text[pos] == ":" else pos + 1 if group != "v6" and text[pos + 1] == ":" else -1
@@ -326,21 +347,22 @@ def _builtin_spans(text: str) -> list[_Span]:
         elif group == "slack":
             m = _SLACK.match(text, pos)
             if m is not None:
-                found.append((0, pos, m.end(), "api_key"))
+                found.append((_R_API_KEY, pos, m.end(), "api_key"))
         elif group == "aws":
             m = _AWS.match(text, pos - 1)
             if m is not None:
-                found.append((0, m.start(), m.end(), "api_key"))
-        else:  # bearer
+                found.append((_R_API_KEY, m.start(), m.end(), "api_key"))
+        elif group == "bearer":
             m = _BEARER.match(text, pos)
             if m is not None and _plausible_token(m["tok"]):
-                found.append((2, m.start("tok"), m.end("tok"), "bearer"))
+                found.append((_R_BEARER, m.start("tok"), m.end("tok"), "bearer"))
     if "_" in text:
         for under in _UNDERSCORE.finditer(text):
-            start = under.start() - _UNDERSCORE_BACK[under.lastgroup or ""]
-            m = _GITHUB_STRIPE.match(text, start)
+            group = under.lastgroup or ""
+            start = under.start() - _UNDERSCORE_BACK[group]
+            m = (_detectors.NPM if group == "npm" else _GITHUB_STRIPE).match(text, start)
             if m is not None:
-                found.append((0, start, m.end(), "api_key"))
+                found.append((_R_API_KEY, start, m.end(), "api_key"))
     pos = text.find("J")
     while pos != -1:  # a few "J"s ("June", "JSON") are cheaper to visit than a regex scan
         if pos >= 2 and text[pos - 2 : pos] == "ey":
@@ -348,14 +370,17 @@ def _builtin_spans(text: str) -> list[_Span]:
             # one's middle, the one after the key still stands on its own.
             m = _JWT.match(text, pos - 2)
             if m is not None:
-                found.append((1, pos - 2, m.end(), "jwt"))
+                found.append((_R_JWT, pos - 2, m.end(), "jwt"))
         pos = text.find("J", pos + 1)
     if "@" in text:
         _find_emails(text, found)
+        _detectors.find_url_credentials(text, found, _R_CREDENTIALS)
+    if "=" in text or ":" in text:
+        _detectors.find_assignments(text, found, _R_SECRET, _R_BEARER)
 
     # Digits inside an API key are not numbers of their own. Only keys are skipped: they
     # are always claimed, whereas an email or a JWT may yet lose to a higher kind.
-    keys = [f for f in found if f[0] == 0]
+    keys = [f for f in found if f[0] <= _R_ALWAYS]
     if keys:
         windows = [w for w in windows if _span_end(keys, w) < 0]
     for needle in (_RUN_NEEDLE, _SPACED_NEEDLE):
@@ -377,6 +402,11 @@ def _builtin_spans(text: str) -> list[_Span]:
             pos = text.find("+", pos + 1)
     if windows:
         _find_numeric(text, shape, windows, found)
+    for token in _detectors.SHAPE_LONG_TOKEN.finditer(shape):
+        _detectors.find_long_token(text, token.start(), token.end(), found, _RANK)
+    if "slack.com/" in text:
+        _detectors.find_slack_hooks(text, found, _R_API_KEY)
+    _detectors.find_context_numbers(text, shape, raw, found, _RANK)
 
     spans: list[_Span] = []
     if "[" in text and _MARKER_PREFIX in text:
@@ -396,7 +426,9 @@ def _builtin_spans(text: str) -> list[_Span]:
                 if cut is not None:
                     _claim(spans, cut[0], cut[1], kind)
             elif kind == "api_key":
-                _merge_key(spans, start, end)
+                _merge_key(text, spans, start, end)
+            elif kind in _GAP_KINDS:
+                _claim_gaps(text, spans, start, end, kind)
             else:
                 trimmed = _trimmed(text, spans, start, end, kind)
                 if trimmed is not None:
@@ -404,17 +436,32 @@ def _builtin_spans(text: str) -> list[_Span]:
     return spans
 
 
-def _merge_key(spans: list[_Span], start: int, end: int) -> None:
+def _merge_key(text: str, spans: list[_Span], start: int, end: int) -> None:
     """Claim a key that overlaps other keys ("xoxb-ghp_...") as one span with them."""
     for s, e, kind in spans:
         if start < e and s < end and kind != "api_key":
-            return  # an existing marker
+            # A marker or a higher kind (a private key): the rest of the key still goes.
+            _claim_gaps(text, spans, start, end, "api_key")
+            return
     keep = [span for span in spans if not (start < span[1] and span[0] < end)]
     for s, e, _ in spans:
         if start < e and s < end:
             start, end = min(start, s), max(end, e)
     spans[:] = keep
     spans.append((start, end, "api_key"))
+
+
+def _claim_gaps(text: str, spans: list[_Span], start: int, end: int, kind: str) -> None:
+    """Claim the parts of [start, end) that no span covers yet (a secret value that a key
+    or an email cut into pieces): none of it may leak, and a marker is never split."""
+    cuts = sorted((max(s, start), min(e, end)) for s, e, _ in spans if start < e and s < end)
+    pos = start
+    for s, e in cuts:
+        if s > pos and any(ch.isalnum() for ch in text[pos:s]):
+            spans.append((pos, s, kind))
+        pos = max(pos, e)
+    if pos < end and any(ch.isalnum() for ch in text[pos:end]):
+        spans.append((pos, end, kind))
 
 
 def _trimmed_email(text: str, spans: list[_Span], start: int, end: int) -> tuple[int, int] | None:
@@ -479,7 +526,7 @@ def _find_emails(text: str, found: _Found) -> None:
                 start = at - len(local.group().rstrip("."))
                 domain = _EMAIL_DOMAIN.match(text, nxt)
                 if start < at and domain is not None:
-                    found.append((3, start, domain.end(), "email"))
+                    found.append((_R_EMAIL, start, domain.end(), "email"))
                     nxt = domain.end()
         at = text.find("@", nxt)
 
@@ -499,7 +546,7 @@ def _find_ipv6(text: str, lo: int, hi: int, found: _Found) -> int:
             continue  # inside a word or identifier: "std::vector", "deadbeef01::"
         m = _IPV6_CAND.match(text, start)
         if m is not None and _ipv6_ok(m.group()):
-            found.append((4, start, m.end(), "ipv6"))
+            found.append((_R_IPV6, start, m.end(), "ipv6"))
             return m.end()
 
 
@@ -644,25 +691,40 @@ class Redactor:
     """Replaces personal data and secrets with ``[REDACTED:<kind>]`` markers.
 
     Construct once and share: the compiled state is read-only, so :meth:`redact_text` and
-    :meth:`redact_record` may run on any number of threads at once.
+    :meth:`redact_record` may run on any number of threads at once (extra detectors must
+    then be thread-safe too).
     """
 
-    __slots__ = ("_enabled", "_extra")
+    __slots__ = ("_detectors", "_enabled", "_extra")
 
     def __init__(
         self,
         *,
         enabled: bool = True,
         extra_patterns: Mapping[str, str | re.Pattern[str]] | None = None,
+        detectors: Sequence[Detector] = (),
     ) -> None:
         """extra_patterns: kind name -> regex. User kinds are counted under their own name
         (a built-in name adds to that kind's count) and applied after the built-ins, in the
         mapping's order, to each string separately, so ``^`` and ``$`` mean what they say;
         the whole match is replaced.
 
+        detectors: extra detectors (a named-entity recogniser, an in-house id format), run
+        after the built-ins and the patterns on each string separately. The protocol: a
+        callable taking one ``str`` and returning an iterable of ``(start, end, kind)``
+        (a :class:`Span` or any 3-tuple): half-open character offsets into that string,
+        ``0 <= start < end <= len(text)``, and a kind name matching ``[a-z][a-z0-9_]{0,31}``.
+        It is called on the sampler's worker thread, once per string, and its cost is paid
+        per record there, so it should not block on I/O. Spans may overlap anything; what
+        is already claimed stays with the built-ins (then earlier detectors) and the rest
+        of the span is still redacted. It fails closed: if it raises, returns something
+        that is not such an iterable, or a span out of range or with a bad kind, the whole
+        string becomes ``[REDACTED:redactor_failed]``, counted as ``redactor_failed``, and
+        one warning naming the detector and the exception type (never the text) is logged.
+
         Raises ValueError naming the offender for a kind name that does not match
-        ``[a-z][a-z0-9_]{0,31}``, a regex that does not compile, a bytes pattern, or a
-        pattern that matches the empty string.
+        ``[a-z][a-z0-9_]{0,31}``, a regex that does not compile, a bytes pattern, a
+        pattern that matches the empty string, or a detector that is not callable.
         """
         self._enabled = enabled
         extra: list[tuple[str, re.Pattern[str]]] = []
@@ -687,6 +749,12 @@ class Redactor:
                 raise ValueError(f"redaction pattern for kind {kind!r} matches the empty string")
             extra.append((kind, compiled))
         self._extra: tuple[tuple[str, re.Pattern[str]], ...] = tuple(extra)
+        if isinstance(detectors, (str, bytes)) or not isinstance(detectors, Sequence):
+            raise ValueError("redaction detectors must be a list of callables (text -> spans)")
+        for detector in detectors:
+            if not callable(detector):
+                raise ValueError(f"redaction detector {detector!r} is not callable: it must map a str to spans")
+        self._detectors: tuple[Detector, ...] = tuple(detectors)
 
     def redact_text(self, text: str, counts: dict[str, int]) -> str:
         """Return ``text`` with every match replaced; add per-kind counts into ``counts``.
@@ -700,13 +768,49 @@ class Redactor:
         spans = _builtin_spans(text)
         if self._extra:
             self._add_extra(text, spans)
+        if self._detectors and not self._add_detected(text, spans):
+            counts[DETECTOR_FAILED] = counts.get(DETECTOR_FAILED, 0) + 1
+            return _FAILED_MARKER
         return _render(text, spans, counts)
+
+    def spans(self, text: str) -> list[Span]:
+        """The spans :meth:`redact_text` would replace, sorted by position (markers already
+        in the text are not listed). Raises what a failing extra detector raises."""
+        if not self._enabled or not text:
+            return []
+        spans = _builtin_spans(text)
+        if self._extra:
+            self._add_extra(text, spans)
+        for detector in self._detectors:
+            for start, end, kind in _checked(text, detector(text)):
+                _claim_gaps(text, spans, start, end, kind)
+        return [Span(start, end, kind) for start, end, kind in sorted(spans) if kind is not None]
 
     def _add_extra(self, text: str, spans: list[_Span]) -> None:
         for kind, pattern in self._extra:
             for m in pattern.finditer(text):
                 if m.end() > m.start():
                     _claim(spans, m.start(), m.end(), kind)
+
+    def _add_detected(self, text: str, spans: list[_Span]) -> bool:
+        """Claim the extra detectors' spans; False (fail closed) if one of them fails."""
+        for detector in self._detectors:
+            try:
+                found = _checked(text, detector(text))
+            except Exception as exc:  # noqa: BLE001 - any failure of a plug-in fails closed
+                name = getattr(detector, "__qualname__", None) or type(detector).__qualname__
+                if name not in _warned_detectors:
+                    _warned_detectors.add(name)
+                    logger.warning(
+                        "tastevin: redaction detector %s failed (%s); its strings are replaced by %s",
+                        name,
+                        type(exc).__name__,
+                        _FAILED_MARKER,
+                    )
+                return False
+            for start, end, kind in found:
+                _claim_gaps(text, spans, start, end, kind)
+        return True
 
     def redact_record(self, record: dict[str, Any]) -> dict[str, int]:
         """Redact a wire record in place; return the counts by kind (only counts > 0).
@@ -718,7 +822,8 @@ class Redactor:
         ``arguments`` as a str, dict or list, ``response`` as a str or nested parts, ...)
         except the part's own ``type`` and ``id``, which are schema fields linking tool
         calls to their results. Dict keys, ids, timestamps, model names and all other
-        top-level fields are never touched.
+        top-level fields are never touched. A string whose extra detector fails becomes
+        ``[REDACTED:redactor_failed]`` (counted); the rest of the record is redacted as usual.
 
         Called on the worker thread; does not block. Returns {} and changes nothing when
         disabled. Exceptions propagate so the caller can fail closed (drop and count the
@@ -737,7 +842,8 @@ class Redactor:
         # match crosses a boundary and the guards see it as a string edge, while the fixed
         # cost of a pass is paid once per record instead of once per string.
         spans = _builtin_spans("\x00".join(texts))
-        if not spans and not self._extra:
+        per_string = bool(self._extra or self._detectors)
+        if not spans and not per_string:
             return counts
         spans.sort()
         n_spans = len(spans)
@@ -745,24 +851,40 @@ class Redactor:
         offset = 0
         for (container, key), text in zip(slots, texts):
             end = offset + len(text)
-            if i < n_spans and spans[i][0] < end:
-                mine: list[_Span] = []
-                while i < n_spans and spans[i][0] < end:
-                    start, stop, kind = spans[i]
-                    mine.append((start - offset, stop - offset, kind))
-                    i += 1
+            mine: list[_Span] = []
+            while i < n_spans and spans[i][0] < end:
+                start, stop, kind = spans[i]
+                mine.append((start - offset, stop - offset, kind))
+                i += 1
+            if per_string:
                 if self._extra:
                     self._add_extra(text, mine)
+                if self._detectors and text and not self._add_detected(text, mine):
+                    counts[DETECTOR_FAILED] = counts.get(DETECTOR_FAILED, 0) + 1
+                    container[key] = _FAILED_MARKER
+                    offset = end + 1
+                    continue
+            if mine:
                 container[key] = _render(text, mine, counts)
-            elif self._extra:
-                mine = []
-                self._add_extra(text, mine)
-                if mine:
-                    container[key] = _render(text, mine, counts)
-            elif i >= n_spans:
+            elif i >= n_spans and not per_string:
                 break
             offset = end + 1
         return counts
+
+
+def _checked(text: str, found: Any) -> list[tuple[int, int, str]]:
+    """An extra detector's result as checked spans; raises ValueError or TypeError if any
+    span breaks the protocol (the caller then fails closed)."""
+    out: list[tuple[int, int, str]] = []
+    n = len(text)
+    for item in found:
+        start, end, kind = item
+        if type(start) is not int or type(end) is not int or not 0 <= start < end <= n:
+            raise ValueError(f"span ({start!r}, {end!r}) is outside a string of {n} characters")
+        if not isinstance(kind, str) or _KIND_NAME.fullmatch(kind) is None:
+            raise ValueError(f"span kind {kind!r} does not match [a-z][a-z0-9_]{{0,31}}")
+        out.append((start, end, kind))
+    return out
 
 
 _Add = Callable[[Any], None]

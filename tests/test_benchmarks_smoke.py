@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
-        ("bench_sampler.py", ("1. Added latency per call", "2. Broker down", "3. Worker throughput")),
+        ("bench_sampler.py", ("1. Added latency per call", "2. Broker down", "3. Worker throughput",
+                              "4. Redaction on the worker thread")),
         ("bench_ingest.py", ("Ingest of 2,000 records", "kafka-python raw consume", "ingest → SQLite")),
         ("bench_judge.py", ("1. Sync judging of 60 samples", "RSS MB", "2. Batch submission")),
         # The generated data has drops in two categories and a latency shift: the queries find them.
@@ -23,8 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
                                "mix vs quality", "drift (two full windows)", "('login', 'drop')",
                                "('refunds', 'drop')", "drifted: ['latency_ms']")),
         ("bench_review_app.py", ("Review app queries, 20,000 samples", "time_series, 30 days by day", "export_jsonl")),
+        # The same corpus through Tastevin, Presidio (blank spaCy, offline) and detect-secrets.
+        ("bench_redaction.py", ("Redaction recall and precision per kind", "presidio≥0.4 R", "detect-secrets P",
+                                "Overall", "met on every kind")),
     ],
-    ids=["sampler", "ingest", "judge", "reviewer", "review-app"],
+    ids=["sampler", "ingest", "judge", "reviewer", "review-app", "redaction"],
 )
 def test_benchmark_quick_run(script: str, expected: tuple[str, ...]) -> None:
     result = subprocess.run(

@@ -213,7 +213,10 @@ def test_counts_accumulate_into_the_given_dict() -> None:
 
 
 def test_builtin_kinds_are_the_documented_precedence() -> None:
-    assert BUILTIN_KINDS == ("api_key", "jwt", "bearer", "email", "ipv6", "iban", "card", "ipv4", "phone")
+    assert BUILTIN_KINDS == (
+        "private_key", "api_key", "jwt", "credentials", "secret", "bearer", "email", "ipv6", "iban", "card",
+        "crypto", "nhs", "ssn", "itin", "passport", "driver_license", "bank_account", "nino", "dob", "ipv4", "phone",
+    )  # fmt: skip
 
 
 def test_disabled_redactor_changes_nothing() -> None:
