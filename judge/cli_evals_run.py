@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from reviewer.errors import ConfigError
 from reviewer.store import DB_URL_ENV, DEFAULT_DB_URL
 
 from .cli_rubrics import RUBRICS_ENV
+from .progress import ProgressReport
 
 _db_option = click.option(
     "--db", "db_url", default=DEFAULT_DB_URL, show_default=True, envvar=DB_URL_ENV, show_envvar=True,
@@ -30,37 +29,6 @@ def _engine(db_url: str) -> Any:
     engine = make_engine(db_url)
     ensure_schema(engine)
     return engine
-
-
-class _Progress:
-    """A rich progress bar on a terminal; a line every 10 s otherwise (logs, CI)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self._bar: Any = None
-        self._task: Any = None
-        self._last_line = 0.0
-        if sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
-
-            self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._bar is not None:
-            if self._task is None:
-                self._bar.start()
-                self._task = self._bar.add_task(self.label, total=total)
-            self._bar.update(self._task, completed=done, total=total)
-            return
-        now = time.monotonic()
-        if done == 0 or done == total or now - self._last_line >= 10:
-            self._last_line = now
-            click.echo(f"{self.label}: {done}/{total} cases", err=True)
-
-    def close(self) -> None:
-        if self._bar is not None and self._task is not None:
-            self._bar.stop()
 
 
 def format_ms(value: float | None) -> str:
@@ -233,7 +201,7 @@ def run_command(
                     continue
                 click.echo(f"eval run {run_id}: running; resume with `tastevin evals run --resume {run_id}`",
                            err=True)
-                progress = _Progress(f"eval run {run_id}")
+                progress = ProgressReport(f"eval run {run_id}", unit="cases", line_when_done=True)
                 try:
                     final = run_eval(engine, run_id, client=client, judge_client=client, rubrics=rubrics,
                                      prices=prices, options=run_options, stop=stop, progress=progress)

@@ -6,9 +6,7 @@ import json
 import logging
 import os
 import signal
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +17,7 @@ from reviewer.errors import ConfigError
 from reviewer.store import DB_URL_ENV, DEFAULT_DB_URL
 
 from .cli_rubrics import RUBRICS_ENV
+from .progress import ProgressReport
 
 if TYPE_CHECKING:  # imported when used: `tastevin --help` stays light
     from sqlalchemy.engine import Engine
@@ -31,37 +30,6 @@ _db_option = click.option(
     "--db", "db_url", default=DEFAULT_DB_URL, show_default=True, envvar=DB_URL_ENV, show_envvar=True,
     help="Store URL: sqlite:///FILE or postgresql://user:password@host:5432/dbname.",
 )
-
-
-class _Progress:
-    """A rich progress bar on a terminal; a line every 10 s otherwise (logs, CI)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self._bar: Any = None
-        self._task: Any = None
-        self._last_line = 0.0
-        if sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
-
-            self._bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if self._bar is not None:
-            if self._task is None:
-                self._bar.start()
-                self._task = self._bar.add_task(self.label, total=total)
-            self._bar.update(self._task, completed=done, total=max(total or 0, done) or None)
-            return
-        now = time.monotonic()
-        if done == 0 or now - self._last_line >= 10:
-            self._last_line = now
-            click.echo(f"{self.label}: {done}/{total if total is not None else '?'} judged", err=True)
-
-    def close(self) -> None:
-        if self._bar is not None and self._task is not None:
-            self._bar.stop()
 
 
 def _summary(run: Any, rules_only: RulesOnly | None = None) -> str:
@@ -187,7 +155,7 @@ def judge(
 
     def tick() -> None:
         if mode == "sync":
-            progress = _Progress("judging")
+            progress = ProgressReport("judging", unit="judged")
             try:
                 result = run_sync(engine, rubrics, client=async_client, prices=prices, options=options, stop=stop,
                                   progress=progress)

@@ -188,7 +188,8 @@ def outcome_from_message(
     return Outcome(judgment_row(sample, target, rules=rules, llm=llm, **common))
 
 
-def _status_message(exc: anthropic.APIStatusError) -> str:
+def status_message(exc: anthropic.APIStatusError) -> str:
+    """``STATUS TYPE: MESSAGE`` of an API error, from its body when the body says."""
     body: dict[str, Any] = exc.body if isinstance(exc.body, dict) else {}
     error: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
     return f"{exc.status_code} {error.get('type', '')}: {error.get('message', exc.message)}".strip()
@@ -233,15 +234,15 @@ async def judge_sample(
     except anthropic.APIStatusError as exc:
         if exc.status_code in _FATAL_STATUSES:
             raise JudgeRejected(
-                f"the judge API rejected the request ({_status_message(exc)}): check ANTHROPIC_API_KEY, "
+                f"the judge API rejected the request ({status_message(exc)}): check ANTHROPIC_API_KEY, "
                 f"ANTHROPIC_BASE_URL and the judge model {target.judge_model!r}"
             ) from exc
         if exc.status_code in (400, 413, 422):
-            reason = f"the judge API rejected this sample's request ({_status_message(exc)})"
+            reason = f"the judge API rejected this sample's request ({status_message(exc)})"
             rules = run_checks(target.rubric, sample)
             return Outcome(judgment_row(sample, target, run_id=run_id, rules=rules,
                                         llm=unscored_llm(target, reason), bad_reply=reason))
-        return Outcome(None, error=_status_message(exc))
+        return Outcome(None, error=status_message(exc))
     except (anthropic.APIConnectionError, anthropic.APITimeoutError) as exc:
         return Outcome(None, error=f"{type(exc).__name__}: {exc}")
     finally:

@@ -29,7 +29,7 @@ import anthropic
 from reviewer.errors import ConfigError, TastevinError
 
 from ..dataset_cases import Case, text_of
-from ..llm import BudgetExhausted
+from ..llm import BudgetExhausted, status_message
 from ..pricing import Budget, ModelPrice, estimate_input_tokens
 
 __all__ = ["REFERENCE", "CandidateRejected", "CandidateSpec", "Generation", "generate", "parse_model",
@@ -191,12 +191,6 @@ class Generation:
     error: str | None = None
 
 
-def _status_message(exc: anthropic.APIStatusError) -> str:
-    body: dict[str, Any] = exc.body if isinstance(exc.body, dict) else {}
-    error: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
-    return f"{exc.status_code} {error.get('type', '')}: {error.get('message', exc.message)}".strip()
-
-
 async def generate(
     client: anthropic.AsyncAnthropic | None,
     spec: CandidateSpec,
@@ -235,9 +229,9 @@ async def generate(
                           cost_usd=cost)
     except anthropic.APIStatusError as exc:
         if exc.status_code in _FATAL_STATUSES:
-            raise CandidateRejected(f"the candidate API rejected the request ({_status_message(exc)}): check "
+            raise CandidateRejected(f"the candidate API rejected the request ({status_message(exc)}): check "
                                     f"ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL and the model {spec.model!r}") from exc
-        return Generation(None, error=_status_message(exc))
+        return Generation(None, error=status_message(exc))
     except (anthropic.APIConnectionError, anthropic.APITimeoutError) as exc:
         return Generation(None, error=f"{type(exc).__name__}: {exc}")
     finally:
