@@ -15,7 +15,8 @@ from ..duration import Duration, parse_time
 from ..errors import ConfigError
 from ..store import DB_URL_ENV, DEFAULT_DB_URL
 
-KIND_CHOICES = ("score_drop", "drift", "volume")
+KIND_CHOICES = ("score_drop", "drift", "volume", "judge_health")
+CORRECTION_CHOICES = ("holm", "bh", "none")
 
 
 def _now(value: str | None) -> datetime:
@@ -30,7 +31,7 @@ def _now(value: str | None) -> datetime:
 def _check_json(check: Any) -> dict[str, Any]:
     return {"kind": check.kind, "key": check.key, "firing": check.firing, "message": check.message,
             "observed": check.observed, "expected": check.expected, "p_value": check.p_value,
-            "statistic": check.statistic}
+            "p_adjusted": check.p_adjusted, "detectable": check.detectable, "statistic": check.statistic}
 
 
 @click.command()
@@ -51,7 +52,11 @@ def _check_json(check: Any) -> dict[str, Any]:
               help="Scored samples needed in each window before a score or drift verdict is given.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.01,
               show_default=True, envvar="TASTEVIN_ALERT_ALPHA", show_envvar=True,
-              help="Significance level of the tests (two-proportion z-test, Poisson).")
+              help="Significance level of the evaluation's family of tests, after --correction.")
+@click.option("--correction", type=click.Choice(CORRECTION_CHOICES), default="holm", show_default=True,
+              envvar="TASTEVIN_ALERT_CORRECTION", show_envvar=True,
+              help="Multiple-testing correction over one evaluation's checks: holm (family-wise error), "
+                   "bh (Benjamini-Hochberg false-discovery rate) or none.")
 @click.option("--min-drop", type=click.FloatRange(0, 1, max_open=True), default=0.05, show_default=True,
               envvar="TASTEVIN_ALERT_MIN_DROP", show_envvar=True,
               help="Smallest pass-rate drop that alerts, as a fraction (0.05 = 5 points).")
@@ -67,7 +72,7 @@ def _check_json(check: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
 def alert(
     db_url: str, window: timedelta, baseline: timedelta, now_text: str | None, kinds: tuple[str, ...],
-    min_samples: int, alpha: float, min_drop: float, volume_min_ratio: float, cooldown: timedelta,
+    min_samples: int, alpha: float, correction: str, min_drop: float, volume_min_ratio: float, cooldown: timedelta,
     webhook_url: str | None, every: timedelta | None, as_json: bool,
 ) -> None:
     """Alert when a score drops, the traffic drifts or samples stop arriving.
@@ -82,13 +87,14 @@ def alert(
     """
     from ..queries import TimeWindow
     from ..store import ensure_schema, make_engine
-    from .rules import AlertRules, evaluate
+    from .rules import AlertRules, evaluate, scheduled_looks
     from .state import apply_checks, deliver_pending
 
     webhook_url = webhook_url or None  # an empty variable (compose's ${VAR:-}) means none
     try:
-        rules = AlertRules(min_samples=min_samples, alpha=alpha, min_drop=min_drop,
-                           volume_min_ratio=volume_min_ratio, kinds=tuple(kinds))
+        rules = AlertRules(min_samples=min_samples, alpha=alpha, min_drop=min_drop, correction=correction,
+                           volume_min_ratio=volume_min_ratio, kinds=tuple(kinds),
+                           looks=scheduled_looks(window, every))
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     engine = make_engine(db_url)
@@ -111,12 +117,15 @@ def alert(
             if as_json:
                 click.echo(json.dumps({
                     "current": str(current), "baseline": str(before), "firing": holding,
+                    "correction": rules.correction, "alpha": rules.alpha, "level": rules.level,
+                    "family_size": sum(c.p_value is not None for c in checks),
                     "fired": [a.key for a in applied.fired], "still_firing": [a.key for a in applied.still_firing],
                     "resolved": [a.key for a in applied.resolved], "delivered": [a.key for a in delivered],
                     "checks": [_check_json(c) for c in checks],
                 }, default=str, indent=1))
             else:
-                click.echo(f"window {current} vs baseline {before}")
+                click.echo(f"window {current} vs baseline {before}; {rules.correction} correction over "
+                           f"{sum(c.p_value is not None for c in checks)} tests at α={rules.level:.2g}")
                 for check in checks:
                     mark = {True: "FIRING", False: "ok", None: "n/a"}[check.firing]
                     click.echo(f"  {mark:7} {check.key:32} {check.message}")
