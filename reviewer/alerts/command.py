@@ -87,14 +87,13 @@ def alert(
     """
     from ..queries import TimeWindow
     from ..store import ensure_schema, make_engine
-    from .rules import AlertRules, evaluate, scheduled_looks
+    from .rules import AlertRules, evaluate
     from .state import apply_checks, deliver_pending
 
     webhook_url = webhook_url or None  # an empty variable (compose's ${VAR:-}) means none
     try:
         rules = AlertRules(min_samples=min_samples, alpha=alpha, min_drop=min_drop, correction=correction,
-                           volume_min_ratio=volume_min_ratio, kinds=tuple(kinds),
-                           looks=scheduled_looks(window, every))
+                           volume_min_ratio=volume_min_ratio, kinds=tuple(kinds))
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     engine = make_engine(db_url)
