@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
                                "('refunds', 'drop')", "drifted: ['latency_ms']")),
         ("bench_review_app.py", ("Review app queries, 20,000 samples", "time_series, 30 days by day", "export_jsonl")),
         ("bench_alerts.py", ("1. A/A, one evaluation", "2. A/A, evaluated every 15 min", "3. A/B, one evaluation",
-                             "4. A/B stream", "5. End to end", "today's rule", "corrected, once")),
+                             "4. A/B stream", "5. End to end", "today's rule", "corrected rule")),
     ],
     ids=["sampler", "ingest", "judge", "reviewer", "review-app", "alerts"],
 )

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from statsmodels.stats.multitest import multipletests
 
 CORRECTIONS = ("holm", "bh", "none")
 DEFAULT_CORRECTION = "holm"
@@ -38,6 +37,8 @@ def adjust_p_values(p_values: Sequence[float], correction: str = DEFAULT_CORRECT
         raise ValueError("p-values must be within [0, 1]")
     if correction == "none" or values.size == 0:
         return [float(p) for p in values]
+    from statsmodels.stats.multitest import multipletests  # imported on first use: reviewer.stats stays light
+
     adjusted = multipletests(values, method=_METHODS[correction])[1]
     return [float(p) for p in adjusted]
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 import math
 
 from scipy.stats import norm
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import proportion_effectsize
 
 DEFAULT_POWER = 0.8
 
@@ -41,6 +39,8 @@ def minimum_detectable_drop(
     ``None`` when not even a drop to 0% would be detected with that power.
     """
     _check(baseline_rate, n_baseline, n_current, alpha, power)
+    from statsmodels.stats.power import NormalIndPower  # imported on first use: reviewer.stats stays light
+
     h = float(NormalIndPower().solve_power(effect_size=None, nobs1=n_current, alpha=alpha, power=power,
                                            ratio=n_baseline / n_current, alternative="larger"))
     angle = math.asin(math.sqrt(baseline_rate)) - h / 2
@@ -61,6 +61,9 @@ def required_scale(
     _check(baseline_rate, n_baseline, n_current, alpha, power)
     if not 0 < drop <= baseline_rate:
         return None
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
     h = float(proportion_effectsize(baseline_rate, baseline_rate - drop))
     ratio = n_baseline / n_current
     if h <= 0:
