@@ -87,7 +87,8 @@ def apply_checks(engine: Engine, checks: Sequence[Check], *, cooldown: timedelta
 
 def payload(alert: Alert) -> dict[str, Any]:
     """The webhook body: Slack-compatible ``text``/``blocks`` and the fields under ``tastevin``."""
-    title = {"score_drop": "Score drop", "drift": "Drift", "volume": "Volume"}.get(alert.kind, alert.kind)
+    title = {"score_drop": "Score drop", "drift": "Drift", "volume": "Volume",
+             "judge_health": "Judge health"}.get(alert.kind, alert.kind)
     text = f":rotating_light: Tastevin — {title}: {alert.message}"
     return {
         "text": text,

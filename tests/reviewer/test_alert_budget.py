@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
 from reviewer.alerts import AlertRules, evaluate
+from reviewer.alerts.state import apply_checks, payload
 from reviewer.cli import cli
 from reviewer.queries import TimeWindow
 from reviewer.store import JudgeRun, ensure_schema, make_engine
@@ -67,6 +68,8 @@ def test_correction_none_keeps_the_raw_p_values_and_the_env_var_is_read(stable: 
     assert all(c["p_adjusted"] == c["p_value"] for c in raw["checks"] if c["p_value"] is not None)
     bh = json.loads(CliRunner().invoke(cli, args, env={"TASTEVIN_ALERT_CORRECTION": "bh"}).output)
     assert bh["correction"] == "bh"
+    terminal = CliRunner().invoke(cli, args[:-3] + ["--check", "score_drop"])
+    assert "holm correction over" in terminal.output and "detectable drop ≥" in terminal.output
     bad = CliRunner().invoke(cli, [*args, "--correction", "bonferroni"])
     assert bad.exit_code == 2 and "bonferroni" in bad.output
 
@@ -135,6 +138,9 @@ def test_judge_health_rules_only(engine: Engine) -> None:
     checks = {c.key: c for c in evaluate(engine, **_windows(END), rules=AlertRules(kinds=("judge_health",)))}
     rules_only = checks["judge_health:rules_only"]
     assert rules_only.firing is True and "rules only" in rules_only.message and rules_only.p_value is None
+    fired = apply_checks(engine, list(checks.values()), cooldown=timedelta(hours=1), webhook=False).fired
+    assert [a.key for a in fired] == ["judge_health:rules_only"]
+    assert payload(fired[0])["text"].startswith(":rotating_light: Tastevin — Judge health: rules only")
 
 
 def test_judge_health_rules_only_in_both_windows_is_not_an_incident(engine: Engine) -> None:
