@@ -68,7 +68,8 @@ def _check_json(check: Any) -> dict[str, Any]:
 @click.option("--webhook-url", default=None, envvar="TASTEVIN_ALERT_WEBHOOK_URL", show_envvar=True,
               help="Slack-compatible incoming webhook for new alerts (retried on failure). Never printed.")
 @click.option("--every", type=Duration(), default=None, envvar="TASTEVIN_ALERT_EVERY", show_envvar=True,
-              help="Evaluate on a schedule (e.g. 15m) until SIGINT/SIGTERM; default: once.")
+              help="Evaluate on a schedule (e.g. 15m) until SIGINT/SIGTERM; default: once. Overlapping "
+                   "windows test at the stricter level alpha / sqrt(window / every).")
 @click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
 def alert(
     db_url: str, window: timedelta, baseline: timedelta, now_text: str | None, kinds: tuple[str, ...],
@@ -87,13 +88,14 @@ def alert(
     """
     from ..queries import TimeWindow
     from ..store import ensure_schema, make_engine
-    from .rules import AlertRules, evaluate
+    from .rules import AlertRules, evaluate, scheduled_looks
     from .state import apply_checks, deliver_pending
 
     webhook_url = webhook_url or None  # an empty variable (compose's ${VAR:-}) means none
     try:
         rules = AlertRules(min_samples=min_samples, alpha=alpha, min_drop=min_drop, correction=correction,
-                           volume_min_ratio=volume_min_ratio, kinds=tuple(kinds))
+                           volume_min_ratio=volume_min_ratio, kinds=tuple(kinds),
+                           looks=scheduled_looks(window, every))
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     engine = make_engine(db_url)
