@@ -148,3 +148,18 @@ def test_judge_health_rules_only_in_both_windows_is_not_an_incident(engine: Engi
     checks = {c.key: c for c in evaluate(engine, **_windows(END), rules=AlertRules(kinds=("judge_health",)))}
     assert checks["judge_health:rules_only"].firing is False
     assert "rules only in both windows" in checks["judge_health:rules_only"].message
+
+
+def test_scheduled_evaluation_tests_at_a_stricter_level() -> None:
+    from reviewer.alerts.rules import Check, correct, scheduled_looks
+
+    assert scheduled_looks(timedelta(days=1), timedelta(minutes=15)) == pytest.approx(96**0.5)
+    assert scheduled_looks(timedelta(days=1), None) == 1.0 == scheduled_looks(timedelta(hours=1), timedelta(hours=2))
+    checks = [Check("volume", "volume:(all)", None, "x", p_value=0.004, large=True),
+              Check("drift", "drift:app", None, "y", p_value=0.5, large=True)]
+    once = correct(checks, AlertRules())
+    assert [c.firing for c in once] == [True, False] and once[0].p_adjusted == pytest.approx(0.008)
+    every = correct(checks, AlertRules(looks=scheduled_looks(timedelta(days=1), timedelta(minutes=15))))
+    assert [c.firing for c in every] == [False, False] and every[0].statistic["level"] == pytest.approx(0.01 / 96**0.5)
+    small = correct([Check("volume", "volume:(all)", None, "x", p_value=1e-6, large=False)], AlertRules())
+    assert small[0].firing is False  # significant, but the effect is too small
