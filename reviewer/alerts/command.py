@@ -76,7 +76,7 @@ def alert(
     min_samples: int, alpha: float, correction: str, min_drop: float, volume_min_ratio: float, cooldown: timedelta,
     webhook_url: str | None, every: timedelta | None, as_json: bool,
 ) -> None:
-    """Alert when a score drops, the traffic drifts or samples stop arriving.
+    """Alert when a score drops, the traffic drifts, samples stop arriving or the judge breaks.
 
     Compares the current window with the baseline window before it. A firing condition
     is stored as an alert row and sent to the webhook once; it does not fire again while
