@@ -27,8 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
         # The same corpus through Tastevin, Presidio (blank spaCy, offline) and detect-secrets.
         ("bench_redaction.py", ("Redaction recall and precision per kind", "presidio≥0.4 R", "detect-secrets P",
                                 "Overall", "met on every kind")),
+        ("bench_alerts.py", ("1. A/A, one evaluation", "2. A/A, evaluated every 15 min", "3. A/B, one evaluation",
+                             "4. A/B stream", "5. End to end", "today's rule", "corrected rule")),
     ],
-    ids=["sampler", "ingest", "judge", "reviewer", "review-app", "redaction"],
+    ids=["sampler", "ingest", "judge", "reviewer", "review-app", "redaction", "alerts"],
 )
 def test_benchmark_quick_run(script: str, expected: tuple[str, ...]) -> None:
     result = subprocess.run(

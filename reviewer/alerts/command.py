@@ -17,7 +17,8 @@ from ..errors import ConfigError
 from ..links import APP_URL_ENV
 from ..store import DB_URL_ENV, DEFAULT_DB_URL
 
-KIND_CHOICES = ("score_drop", "drift", "volume")
+KIND_CHOICES = ("score_drop", "drift", "volume", "judge_health")
+CORRECTION_CHOICES = ("holm", "bh", "none")
 
 
 def _now(value: str | None) -> datetime:
@@ -34,19 +35,26 @@ def _check_json(check: Any, app_url: str | None) -> dict[str, Any]:
 
     return {"kind": check.kind, "key": check.key, "firing": check.firing, "message": check.message,
             "observed": check.observed, "expected": check.expected, "p_value": check.p_value,
-            "statistic": check.statistic, "link": alert_link(app_url, check.kind, check.statistic)}
+            "statistic": check.statistic, "p_adjusted": check.p_adjusted, "detectable": check.detectable,
+            "link": alert_link(app_url, check.kind, check.statistic)}
 
 
 def _when(moment: datetime) -> str:
     return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}"
 
 
-def report_lines(checks: Any, current: Any, baseline: Any, *, app_url: str | None, width: int = 80) -> list[str]:
-    """The terminal report: the two windows, one table row per check (notes under the ones not ok), links."""
+def report_lines(checks: Any, current: Any, baseline: Any, *, app_url: str | None, width: int = 80,
+                 rules: Any = None) -> list[str]:
+    """The terminal report: the two windows, the correction, one table row per check (notes under the
+    ones not ok), links."""
     from .table import alert_link, figures, render_table
 
     lines = [f"current  {_when(current.start)} → {_when(current.end)} UTC",
-             f"baseline {_when(baseline.start)} → {_when(baseline.end)} UTC", ""]
+             f"baseline {_when(baseline.start)} → {_when(baseline.end)} UTC"]
+    if rules is not None:
+        family = sum(c.p_value is not None for c in checks)
+        lines.append(f"{rules.correction} correction over {family} tests at α={rules.level:.2g}")
+    lines.append("")
     rows = []
     for check in checks:
         state = {True: "FIRING", False: "ok", None: "n/a"}[check.firing]
@@ -82,7 +90,11 @@ def report_lines(checks: Any, current: Any, baseline: Any, *, app_url: str | Non
               help="Scored samples needed in each window before a score or drift verdict is given.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.01,
               show_default=True, envvar="TASTEVIN_ALERT_ALPHA", show_envvar=True,
-              help="Significance level of the tests (two-proportion z-test, Poisson).")
+              help="Significance level of the evaluation's family of tests, after --correction.")
+@click.option("--correction", type=click.Choice(CORRECTION_CHOICES), default="holm", show_default=True,
+              envvar="TASTEVIN_ALERT_CORRECTION", show_envvar=True,
+              help="Multiple-testing correction over one evaluation's checks: holm (family-wise error), "
+                   "bh (Benjamini-Hochberg false-discovery rate) or none.")
 @click.option("--min-drop", type=click.FloatRange(0, 1, max_open=True), default=0.05, show_default=True,
               envvar="TASTEVIN_ALERT_MIN_DROP", show_envvar=True,
               help="Smallest pass-rate drop that alerts, as a fraction (0.05 = 5 points).")
@@ -97,14 +109,15 @@ def report_lines(checks: Any, current: Any, baseline: Any, *, app_url: str | Non
               help="Base URL of the review app (e.g. https://review.example.com); the terminal report and the "
                    "webhook then link to its page on the alert's windows. Default: no links.")
 @click.option("--every", type=Duration(), default=None, envvar="TASTEVIN_ALERT_EVERY", show_envvar=True,
-              help="Evaluate on a schedule (e.g. 15m) until SIGINT/SIGTERM; default: once.")
+              help="Evaluate on a schedule (e.g. 15m) until SIGINT/SIGTERM; default: once. Overlapping "
+                   "windows test at the stricter level alpha / sqrt(window / every).")
 @click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
 def alert(
     db_url: str, window: timedelta, baseline: timedelta, now_text: str | None, kinds: tuple[str, ...],
-    min_samples: int, alpha: float, min_drop: float, volume_min_ratio: float, cooldown: timedelta,
+    min_samples: int, alpha: float, correction: str, min_drop: float, volume_min_ratio: float, cooldown: timedelta,
     webhook_url: str | None, app_url: str | None, every: timedelta | None, as_json: bool,
 ) -> None:
-    """Alert when a score drops, the traffic drifts or samples stop arriving.
+    """Alert when a score drops, the traffic drifts, samples stop arriving or the judge breaks.
 
     Compares the current window with the baseline window before it. A firing condition
     is stored as an alert row and sent to the webhook once; it does not fire again while
@@ -120,14 +133,15 @@ def alert(
     from ..queries import TimeWindow
     from ..rules_only import window_rules_only
     from ..store import ensure_schema, make_engine
-    from .rules import AlertRules, evaluate
+    from .rules import AlertRules, evaluate, scheduled_looks
     from .state import apply_checks, deliver_pending
 
     webhook_url = webhook_url or None  # an empty variable (compose's ${VAR:-}) means none
     app_url = app_url or None
     try:
-        rules = AlertRules(min_samples=min_samples, alpha=alpha, min_drop=min_drop,
-                           volume_min_ratio=volume_min_ratio, kinds=tuple(kinds))
+        rules = AlertRules(min_samples=min_samples, alpha=alpha, min_drop=min_drop, correction=correction,
+                           volume_min_ratio=volume_min_ratio, kinds=tuple(kinds),
+                           looks=scheduled_looks(window, every))
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     engine = make_engine(db_url)
@@ -153,12 +167,14 @@ def alert(
                     "current": str(current), "baseline": str(before), "firing": holding,
                     "rules_only": {name: {"judgments": counts.judgments, "rules_only": counts.rules_only}
                                    for name, counts in rules_only.items()},
+                    "correction": rules.correction, "alpha": rules.alpha, "level": rules.level,
+                    "family_size": sum(c.p_value is not None for c in checks),
                     "fired": [a.key for a in applied.fired], "still_firing": [a.key for a in applied.still_firing],
                     "resolved": [a.key for a in applied.resolved], "delivered": [a.key for a in delivered],
                     "checks": [_check_json(c, app_url) for c in checks],
                 }, default=str, indent=1))
             else:
-                lines = report_lines(checks, current, before, app_url=app_url)
+                lines = report_lines(checks, current, before, app_url=app_url, rules=rules)
                 for label, alerts in (("fired", applied.fired), ("still firing", applied.still_firing),
                                       ("resolved", applied.resolved)):
                     if alerts:

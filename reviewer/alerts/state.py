@@ -92,7 +92,8 @@ def payload(alert: Alert, *, app_url: str | None = None) -> dict[str, Any]:
     With ``app_url`` (the review app's base URL) the text ends with a link to the app's
     page for the alert, on the windows it compared; ``tastevin.link`` holds it (else None).
     """
-    title = {"score_drop": "Score drop", "drift": "Drift", "volume": "Volume"}.get(alert.kind, alert.kind)
+    title = {"score_drop": "Score drop", "drift": "Drift", "volume": "Volume",
+             "judge_health": "Judge health"}.get(alert.kind, alert.kind)
     text = f":rotating_light: Tastevin — {title}: {alert.message}"
     link = alert_link(app_url, alert.kind, alert.statistic)
     if link is not None:

@@ -3,13 +3,16 @@
 Every check or alert row reads as
 
 * **statistic** — the effect measured, named: ``-87.0 pts`` (score drop: the change in
-  pass rate), ``PSI 0.242`` / ``JS 0.206`` / ``W/σ 0.31`` / ``KS D 0.41`` (drift: the
-  method's distance, for KS its statistic D), ``ratio 0.45`` (volume: arrived over expected);
+  pass rate), ``PSI 0.242`` / ``JS 0.206`` / ``W/σ 0.31`` (drift: the effect size that
+  must pass its threshold besides the test; older rows: ``KS D 0.41``), ``ratio 0.45``
+  (volume: arrived over expected), ``+12.0 pts`` (judge health: the rise of a share);
 * **threshold** — the bound on that statistic the rule fires at (``≤ -5.0 pts``,
   ``≥ 0.1``, ``< 0.50``), ``—`` when the rule bounds only the p-value (KS);
-* **p-value** — of the rule's test (two-proportion z, KS, Poisson), ``—`` for a distance
-  that has none (PSI, JS, Wasserstein);
-* **alpha** — the bound on the p-value the rule fires below, ``—`` without a test.
+* **p-value** — of the rule's test (two-proportion z, KS, chi-square, Poisson), adjusted
+  for the evaluation's family of tests (Holm by default: ``--correction``) when the row
+  was corrected; ``—`` for a check without a test;
+* **alpha** — the bound on that p-value the rule fires below (``alpha``, divided by the
+  looks of a scheduled evaluation), ``—`` without a test.
 
 The figures come from the row's ``statistic`` document as :mod:`reviewer.alerts.rules`
 writes it, so alerts stored before this table existed read the same way.
@@ -61,18 +64,33 @@ def _number(value: float | None) -> str:
     return NONE if value is None or math.isnan(value) else f"{value:.3g}"
 
 
+def _tested(statistic: Mapping[str, Any], p_value: float | None) -> tuple[float | None, float | None]:
+    """The p-value and the level a row fires at: adjusted and ``level`` when it was corrected, else raw and alpha."""
+    if statistic.get("p_adjusted") is not None:
+        return statistic["p_adjusted"], statistic.get("level", statistic.get("alpha"))
+    return p_value, statistic.get("alpha")
+
+
 def _score_drop(statistic: Mapping[str, Any], observed: float | None, expected: float | None,
                 p_value: float | None) -> Figures:
     min_drop = statistic.get("min_drop")
-    alpha = statistic.get("alpha")
+    p_value, alpha = _tested(statistic, p_value)
     change = None if observed is None or expected is None else observed - expected
     return Figures(statistic=NONE if change is None else f"{change * 100:+.1f} pts",
                    threshold=NONE if min_drop is None else f"≤ {-min_drop * 100:.1f} pts",
-                   p_value=format_p(p_value), alpha=NONE if alpha is None else f"{alpha:g}")
+                   p_value=format_p(p_value), alpha=NONE if alpha is None else f"{alpha:.2g}")
 
 
 def _drift(statistic: Mapping[str, Any], observed: float | None, expected: float | None,
            p_value: float | None) -> Figures:
+    effects, thresholds = statistic.get("effects"), statistic.get("thresholds") or {}
+    if effects:  # a test and its effect sizes: the first effect is the one the message leads with
+        name, value = next(iter(effects.items()))
+        bound = thresholds.get(name)
+        p_value, alpha = _tested(statistic, p_value)
+        return Figures(statistic=f"{METHOD_NAMES.get(name, name)} {_number(value)}",
+                       threshold=NONE if bound is None else f"≥ {bound:g}", p_value=format_p(p_value),
+                       alpha=NONE if alpha is None else f"{alpha:.2g}")
     results = [r for r in statistic.get("results", []) if r.get("value") is not None]
     if not results:  # a row without the per-method results: what it stored is all there is
         method = str(statistic.get("method", ""))
@@ -94,14 +112,26 @@ def _drift(statistic: Mapping[str, Any], observed: float | None, expected: float
 def _volume(statistic: Mapping[str, Any], observed: float | None, expected: float | None,
             p_value: float | None) -> Figures:
     ratio = statistic.get("ratio")
-    alpha = statistic.get("alpha")
+    p_value, alpha = _tested(statistic, p_value)
     share = None if observed is None or not expected else observed / expected
     return Figures(statistic=NONE if share is None else f"ratio {share:.2f}",
                    threshold=NONE if ratio is None else f"< {ratio:.2f}",
-                   p_value=format_p(p_value), alpha=NONE if alpha is None else f"{alpha:g}")
+                   p_value=format_p(p_value), alpha=NONE if alpha is None else f"{alpha:.2g}")
 
 
-_BY_KIND = {"score_drop": _score_drop, "drift": _drift, "volume": _volume}
+def _judge_health(statistic: Mapping[str, Any], observed: float | None, expected: float | None,
+                  p_value: float | None) -> Figures:
+    rise = statistic.get("min_rise")
+    if rise is None:  # rules-only: no test, the share of rule-only judgments
+        return Figures(statistic=NONE if observed is None else f"share {observed:.2f}")
+    p_value, alpha = _tested(statistic, p_value)
+    change = None if observed is None or expected is None else observed - expected
+    return Figures(statistic=NONE if change is None else f"{change * 100:+.1f} pts",
+                   threshold=f"≥ {rise * 100:+.1f} pts", p_value=format_p(p_value),
+                   alpha=NONE if alpha is None else f"{alpha:.2g}")
+
+
+_BY_KIND = {"score_drop": _score_drop, "drift": _drift, "volume": _volume, "judge_health": _judge_health}
 
 
 def figures(kind: str, statistic: Mapping[str, Any] | None, *, observed: float | None, expected: float | None,

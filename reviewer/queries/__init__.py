@@ -9,7 +9,8 @@ wire except the capped numeric values of the drift report.
 * ``_counts`` — per-category verdict counts (what a sample's verdict is: see there),
   the category summary, the comparison of two windows, the mix/quality decomposition;
 * ``_features`` — categorical counts and capped numeric values for drift;
-* ``_report`` — :func:`drift_report`.
+* ``_report`` — :func:`drift_report`;
+* ``_judge_health`` — unscored and rules-only judgments, errored judge calls of a window.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from ._features import (
     load_window_features,
     plan_draw,
 )
-from ._report import DriftReport, drift_report
+from ._judge_health import RULES_ONLY_MODEL, JudgeHealthCounts, load_judge_health
+from ._report import DriftReport, drift_report, load_drift_inputs
 from ._windows import TimeWindow, WindowError, trailing_windows
 
 __all__ = [
@@ -45,9 +47,11 @@ __all__ = [
     "MIN_MAX_VALUES",
     "NULL_LABEL",
     "NUMERIC_FEATURES",
+    "RULES_ONLY_MODEL",
     "CategoricalCounts",
     "Draw",
     "DriftReport",
+    "JudgeHealthCounts",
     "NumericValues",
     "TimeWindow",
     "WindowError",
@@ -59,6 +63,8 @@ __all__ = [
     "drift_report",
     "load_categorical_counts",
     "load_category_counts",
+    "load_drift_inputs",
+    "load_judge_health",
     "load_numeric_values",
     "load_window_features",
     "plan_draw",

@@ -125,3 +125,19 @@ def drift_report(
         reference_fraction=ref_draw.fraction,
         current_fraction=cur_draw.fraction,
     )
+
+
+def load_drift_inputs(
+    engine: Engine, windows: list[TimeWindow], *, max_values: int = DEFAULT_MAX_VALUES
+) -> list[tuple[CategoricalCounts, NumericValues]]:
+    """Per window (queried concurrently): the categorical counts and numeric values the drift tests take.
+
+    The same draw as :func:`drift_report` (at most ``max_values`` samples per window, see
+    ``_features``). Blocks on the database.
+    """
+
+    def load(window: TimeWindow) -> tuple[CategoricalCounts, NumericValues]:
+        draw = plan_draw(count_samples(engine, window), max_values)
+        return load_window_features(engine, window, max_values=max_values, draw=draw)
+
+    return per_window(engine, load, windows)

@@ -9,7 +9,10 @@ never a 0.0.
 * ``_categories`` — per-category counts in a window and their summary rows;
 * ``_compare`` — current vs baseline per category: the pooled two-proportion z-test;
 * ``_decompose`` — the change of the overall rate split into mix and quality effects;
-* ``_drift`` — PSI, Jensen–Shannon, KS and normalised Wasserstein drift per feature.
+* ``_drift`` — PSI, Jensen–Shannon, KS and normalised Wasserstein drift per feature;
+* ``_drift_tests`` — drift for alerts: a significance test (KS, chi-square) and its effect size;
+* ``_multitest`` — Holm / Benjamini–Hochberg adjustment of one evaluation's p-values;
+* ``_power`` — the minimum detectable drop of a score check, the sampling that detects a drop.
 """
 
 from __future__ import annotations
@@ -57,6 +60,17 @@ from ._drift import (
     numeric_drift,
     population_stability_index,
 )
+from ._drift_tests import (
+    CATEGORICAL_TESTS,
+    MIN_EXPECTED_COUNT,
+    DriftTest,
+    categorical_drift_test,
+    numeric_drift_test,
+    pooled_table,
+    wasserstein_permutation_pvalue,
+)
+from ._multitest import CORRECTIONS, DEFAULT_CORRECTION, adjust_p_values, per_test_alpha
+from ._power import DEFAULT_POWER, drop_p_value, minimum_detectable_drop, required_scale
 from ._rates import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_SAMPLES,
@@ -71,12 +85,17 @@ from ._rates import (
 
 __all__ = [
     "ALL_CATEGORIES",
+    "CATEGORICAL_TESTS",
+    "CORRECTIONS",
     "DEFAULT_ALPHA",
     "DEFAULT_CONFIDENCE",
+    "DEFAULT_CORRECTION",
     "DEFAULT_MIN_SAMPLES",
+    "DEFAULT_POWER",
     "JS_THRESHOLD",
     "KS_ALPHA",
     "KS_MAX_REFERENCE",
+    "MIN_EXPECTED_COUNT",
     "PSI_EPSILON",
     "PSI_SIGNIFICANT",
     "PSI_THRESHOLD",
@@ -88,30 +107,40 @@ __all__ = [
     "ChangeVerdict",
     "DriftMethod",
     "DriftResult",
+    "DriftTest",
     "DriftVerdict",
     "FeatureKind",
     "RateChangeDecomposition",
     "RateEstimate",
     "Status",
     "ZTest",
+    "adjust_p_values",
     "categorical_drift",
+    "categorical_drift_test",
     "compare_categories",
     "compare_category",
     "decompose_pass_rate_change",
     "decompose_rate_change",
+    "drop_p_value",
     "failing_categories",
     "jensen_shannon_distance",
     "kish_effective_size",
     "kish_from_sums",
     "merge_counts",
+    "minimum_detectable_drop",
     "numeric_drift",
+    "numeric_drift_test",
     "pass_rate",
+    "per_test_alpha",
+    "pooled_table",
     "population_stability_index",
     "rate_estimate",
+    "required_scale",
     "summarize_categories",
     "summarize_category",
     "summarize_overall",
     "two_proportion_ztest",
+    "wasserstein_permutation_pvalue",
     "weighted_rate_estimate",
     "wilson_interval",
 ]

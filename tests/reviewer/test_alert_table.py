@@ -26,20 +26,21 @@ def _drifting(engine: Engine) -> None:
           offset=20_000)
 
 
-def test_drift_rows_put_a_p_value_under_p_value(store: Engine) -> None:  # noqa: F811
+def test_drift_rows_put_the_test_under_p_value_and_the_effect_under_statistic(store: Engine) -> None:  # noqa: F811
     _drifting(store)
     checks = {c.key: c for c in evaluate(store, **_windows(), rules=AlertRules(kinds=("drift",), min_samples=20))}
-    psi = checks["drift:request_model"]
-    assert psi.firing is True and psi.p_value is None  # a distance has no p-value
-    assert psi.observed == psi.statistic["results"][0]["value"] and psi.expected == 0.1
-    ks = [c for c in checks.values() if c.statistic["results"][0]["method"] == "ks" and c.observed is not None]
-    assert ks, "a numeric feature tested with KS"
-    for check in ks:
-        result = check.statistic["results"][0]
-        assert check.p_value == result["value"]  # the KS p-value, where it belongs
-        assert check.observed == result["statistic"] and 0 <= check.observed <= 1  # D
-        assert check.expected is None
-        assert f"D {result['statistic']:.3g}, p={result['value']:.2g}" in check.message
+    model = checks["drift:request_model"]
+    assert model.firing is True and model.p_value is not None and model.p_adjusted is not None
+    assert model.observed == model.statistic["effects"]["psi"] and model.expected == 0.1
+    cells = figures("drift", model.statistic, observed=model.observed, expected=model.expected,
+                    p_value=model.p_value).cells()
+    assert cells[0].startswith("PSI ") and cells[1] == "≥ 0.1"
+    assert cells[2] == format_p(model.p_adjusted) and cells[3] == "0.01"  # adjusted p against the level
+    numeric = [c for c in checks.values() if c.statistic["test"] == "ks" and c.p_value is not None]
+    assert numeric, "a numeric feature tested with KS"
+    for check in numeric:
+        assert check.statistic["effects"].keys() & {"wasserstein_normed", "wasserstein"}  # the size, besides D
+        assert 0 <= check.statistic["statistic"] <= 1
 
 
 @pytest.mark.parametrize(("kind", "statistic", "observed", "expected", "p_value", "cells"), [
@@ -56,7 +57,16 @@ def test_drift_rows_put_a_p_value_under_p_value(store: Engine) -> None:  # noqa:
     ("drift", {"results": [{"method": "wasserstein_normed", "value": 0.31, "threshold": 0.1, "drifted": True}]},
      0.31, 0.1, None, ("W/σ 0.31", "≥ 0.1", "—", "—")),
     ("volume", {"ratio": 0.5, "alpha": 0.01}, 3.0, 120.0, 1.2e-40, ("ratio 0.03", "< 0.50", "1.2e-40", "0.01")),
-], ids=["score-drop", "too-few", "drift-js", "drift-ks", "drift-ks-stored-before", "drift-wasserstein", "volume"])
+    # corrected rows: the adjusted p-value against the level (alpha over the looks of --every)
+    ("score_drop", {"min_drop": 0.05, "alpha": 0.01, "p_adjusted": 0.04, "level": 0.00102}, 0.8, 0.9, 0.004,
+     ("-10.0 pts", "≤ -5.0 pts", "0.04", "0.001")),
+    ("drift", {"effects": {"psi": 0.242, "jensen_shannon": 0.2}, "thresholds": {"psi": 0.1, "jensen_shannon": 0.1},
+               "p_adjusted": 3e-9, "level": 0.01}, 0.242, 0.1, 1e-10, ("PSI 0.242", "≥ 0.1", "3.0e-09", "0.01")),
+    ("judge_health", {"min_rise": 0.05, "p_adjusted": 0.002, "level": 0.01}, 0.3, 0.1, 0.0001,
+     ("+20.0 pts", "≥ +5.0 pts", "0.002", "0.01")),
+    ("judge_health", {"baseline": {}, "current": {}}, 1.0, 0.0, None, ("share 1.00", "—", "—", "—")),
+], ids=["score-drop", "too-few", "drift-js", "drift-ks", "drift-ks-stored-before", "drift-wasserstein", "volume",
+        "score-drop-corrected", "drift-test-and-effect", "judge-health", "judge-rules-only"])
 def test_each_column_means_the_same_for_every_kind(kind: str, statistic: dict[str, object], observed: float | None,
                                                    expected: float | None, p_value: float | None,
                                                    cells: tuple[str, str, str, str]) -> None:
@@ -95,8 +105,9 @@ def test_the_terminal_report_fits_80_columns_and_cuts_nothing(store: Engine, sql
                             p_value=check.p_value).cells():
             assert cell in row, (check.key, cell, row)
     billing = lines.index(next(line for line in lines if " score_drop:billing " in line))
-    p_value = next(c.p_value for c in checks if c.key == "score_drop:billing")
-    assert lines[billing].split()[2:] == ["-10.0", "pts", "≤", "-5.0", "pts", format_p(p_value), "0.01"]
+    p_adjusted = next(c.p_adjusted for c in checks if c.key == "score_drop:billing")  # Holm over the family
+    assert lines[billing].split()[2:] == ["-10.0", "pts", "≤", "-5.0", "pts", format_p(p_adjusted), "0.01"]
+    assert any(line.startswith("holm correction over ") for line in lines[:4])
     assert lines[billing + 1].startswith("        billing: pass rate 80.0%")  # the message, wrapped under it
     assert "review app" not in result.output  # no app URL, no link
 
