@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
                                "mix vs quality", "drift (two full windows)", "('login', 'drop')",
                                "('refunds', 'drop')", "drifted: ['latency_ms']")),
         ("bench_review_app.py", ("Review app queries, 20,000 samples", "time_series, 30 days by day", "export_jsonl")),
+        ("bench_judge_trust.py", ("Corrected pass rates: coverage of 95% intervals", "raw judge rate", "ppi",
+                                  "rogan_gladen")),
     ],
-    ids=["sampler", "ingest", "judge", "reviewer", "review-app"],
+    ids=["sampler", "ingest", "judge", "reviewer", "review-app", "judge-trust"],
 )
 def test_benchmark_quick_run(script: str, expected: tuple[str, ...]) -> None:
     result = subprocess.run(

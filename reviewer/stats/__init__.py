@@ -9,6 +9,7 @@ never a 0.0.
 * ``_categories`` — per-category counts in a window and their summary rows;
 * ``_compare`` — current vs baseline per category: the pooled two-proportion z-test;
 * ``_decompose`` — the change of the overall rate split into mix and quality effects;
+* ``_trust`` — pass rates corrected for the judge's measured errors (PPI, Rogan–Gladen);
 * ``_drift`` — PSI, Jensen–Shannon, KS and normalised Wasserstein drift per feature.
 """
 
@@ -57,6 +58,22 @@ from ._drift import (
     numeric_drift,
     population_stability_index,
 )
+from ._trust import (
+    DEFAULT_HALF_WIDTH,
+    DEFAULT_METHOD,
+    DEFAULT_MIN_AUDITS,
+    AuditCounts,
+    CorrectedRate,
+    CorrectionMethod,
+    TrustStatus,
+    audit_only_interval,
+    audits_needed,
+    combine_corrected,
+    corrected_rate,
+    ppi_interval,
+    rogan_gladen,
+    rogan_gladen_interval,
+)
 from ._rates import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_SAMPLES,
@@ -70,6 +87,20 @@ from ._rates import (
 )
 
 __all__ = [
+    "DEFAULT_HALF_WIDTH",
+    "DEFAULT_METHOD",
+    "DEFAULT_MIN_AUDITS",
+    "AuditCounts",
+    "CorrectedRate",
+    "CorrectionMethod",
+    "TrustStatus",
+    "audit_only_interval",
+    "audits_needed",
+    "combine_corrected",
+    "corrected_rate",
+    "ppi_interval",
+    "rogan_gladen",
+    "rogan_gladen_interval",
     "ALL_CATEGORIES",
     "DEFAULT_ALPHA",
     "DEFAULT_CONFIDENCE",
