@@ -340,7 +340,7 @@ class SampleVerdict(StoreModel, table=True):
 
 
 class Review(StoreModel, table=True):
-    """A person's verdict on a sample, and whether it agrees with the judge's verdict."""
+    """A person's verdict on a sample, whether it agrees with the judge's, and whether it was an audit."""
 
     __tablename__ = "review"
     __table_args__ = (
@@ -357,6 +357,9 @@ class Review(StoreModel, table=True):
     agrees_with_judge: bool | None = None
     note: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    # Made from the random audit queue (migration 0007_audit): only these estimate the
+    # judge's sensitivity and specificity; the others are a convenience sample.
+    from_audit: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Alert(StoreModel, table=True):
