@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -241,10 +241,14 @@ def trust_by_rubric(
     """
     judged = _judged(engine, window, rubric)
     audits = audit_counts(engine, rubric=rubric)
+    # "N more audits" as far as there are judged samples left to audit (all time).
+    plan = {(p.rubric, p.category): p.needed
+            for p in audit_plan(engine, rubric=rubric, half_width=half_width, min_audits=min_audits)}
     by_rubric: dict[str, list[StratumTrust]] = defaultdict(list)
     for (name, category), counts in sorted(judged.items()):
         corrected = corrected_rate(counts.raw(min_samples), audits.get((name, category), AuditCounts()),
                                    method=method, min_audits=min_audits, half_width=half_width)
+        corrected = replace(corrected, audits_needed=plan.get((name, category), 0))
         by_rubric[name].append(StratumTrust(name, category, counts.weight_scored, corrected))
     out = []
     for name, strata in by_rubric.items():
@@ -257,7 +261,11 @@ def trust_by_rubric(
             min((r for s in strata if (r := judged[(name, s.category)].min_rate) is not None), default=None),
             max((r for s in strata if (r := judged[(name, s.category)].max_rate) is not None), default=None),
         )
-        overall = combine_corrected([(s.weight, s.corrected) for s in strata], total.raw(min_samples), method=method)
+        # The overall gate is on all the rubric's audits: a small stratum adds its share with what it has.
+        components = [(s.weight, replace(corrected_rate(judged[(name, s.category)].raw(1), s.corrected.audits,
+                                                        method=method, min_audits=1, check_chance=False),
+                                         audits_needed=s.corrected.audits_needed)) for s in strata]
+        overall = combine_corrected(components, total.raw(min_samples), method=method, min_audits=min_audits)
         out.append(RubricTrust(name, overall, tuple(strata)))
     return out
 

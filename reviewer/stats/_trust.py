@@ -246,13 +246,15 @@ def corrected_rate(
     min_audits: int = DEFAULT_MIN_AUDITS,
     half_width: float = DEFAULT_HALF_WIDTH,
     confidence: float = DEFAULT_CONFIDENCE,
+    check_chance: bool = True,
 ) -> CorrectedRate:
     """The corrected pass rate of one stratum from the judge's ``raw`` rate and its ``audits``.
 
     ``raw`` is a :class:`RateEstimate` (plain or inclusion-weighted) over every judged
     sample of the stratum. ``NO_DATA`` when nothing was judged, ``TOO_FEW_SAMPLES`` when
     ``raw`` itself has no rate, ``TOO_FEW_AUDITS`` below ``min_audits`` audits; with both
-    person classes audited and ``Se + Sp ≤ 1``, ``JUDGE_AT_CHANCE``. Raises
+    person classes audited and ``Se + Sp ≤ 1``, ``JUDGE_AT_CHANCE`` (unless ``check_chance`` is
+    False: a component of :func:`combine_corrected`, whose audits are judged pooled). Raises
     ``ValueError`` for ``min_audits < 1``.
     """
     if min_audits < 1:
@@ -270,7 +272,7 @@ def corrected_rate(
         return state(TrustStatus.TOO_FEW_SAMPLES)
     if audits.n < min_audits:
         return state(TrustStatus.TOO_FEW_AUDITS)
-    if se is not None and sp is not None and se + sp <= 1:
+    if check_chance and se is not None and sp is not None and se + sp <= 1:
         return state(TrustStatus.JUDGE_AT_CHANCE)
     if method is CorrectionMethod.PPI:
         result = ppi_interval(raw.rate, raw.effective_n, audits, confidence=confidence)
@@ -287,27 +289,40 @@ def combine_corrected(
     raw: RateEstimate,
     *,
     method: CorrectionMethod = DEFAULT_METHOD,
+    min_audits: int = DEFAULT_MIN_AUDITS,
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> CorrectedRate:
     """The overall corrected rate of strata ``(weight, corrected)``: ``Σ W·θ`` with ``Var = Σ W²·Var``.
 
     ``weight`` is each stratum's estimated production calls (``Σ 1/sampling_rate``), so
     the overall rate is inclusion-weighted as the raw one is; ``raw`` is the overall raw
-    rate shown beside it. Any stratum without an estimate makes the whole ``TOO_FEW_AUDITS``
-    (or ``JUDGE_AT_CHANCE`` if that is what they all are); ``audits_needed`` adds up.
+    rate shown beside it. The parts should be computed with ``min_audits=1``,
+    ``check_chance=False`` and ``min_samples=1`` (a small stratum still adds its share):
+    the ``min_audits`` and chance gates apply to the pooled audits here. A stratum without an estimate (no audit, or Rogan–Gladen
+    without one person class) makes the whole ``TOO_FEW_AUDITS``; the whole is
+    ``JUDGE_AT_CHANCE`` when its pooled audits say ``Se + Sp ≤ 1`` or every stratum does.
+    ``audits_needed`` adds up.
     """
     audits = sum((c.audits for _, c in parts), AuditCounts())
     needed = sum(c.audits_needed for _, c in parts)
     se, sp = audits.sensitivity, audits.specificity
-    total = sum(w for w, c in parts if c.status is not TrustStatus.NO_DATA)
     live = [(w, c) for w, c in parts if c.status is not TrustStatus.NO_DATA]
-    if not live or total <= 0:
-        return CorrectedRate(TrustStatus.NO_DATA, method, raw, audits, se, sp, audits_needed=needed,
-                             confidence=confidence)
-    if any(not c.ok for _, c in live):
-        status = (TrustStatus.JUDGE_AT_CHANCE if all(c.status is TrustStatus.JUDGE_AT_CHANCE for _, c in live)
-                  else TrustStatus.TOO_FEW_AUDITS)
+    total = sum(w for w, _ in live)
+
+    def state(status: TrustStatus) -> CorrectedRate:
         return CorrectedRate(status, method, raw, audits, se, sp, audits_needed=needed, confidence=confidence)
+
+    if not live or total <= 0 or raw.n == 0:
+        return state(TrustStatus.NO_DATA)
+    if raw.rate is None:
+        return state(TrustStatus.TOO_FEW_SAMPLES)
+    if audits.n < min_audits:
+        return state(TrustStatus.TOO_FEW_AUDITS)
+    if (se is not None and sp is not None and se + sp <= 1) or all(
+            c.status is TrustStatus.JUDGE_AT_CHANCE for _, c in live):
+        return state(TrustStatus.JUDGE_AT_CHANCE)
+    if any(not c.ok for _, c in live):
+        return state(TrustStatus.TOO_FEW_AUDITS)
     z = _z(confidence)
     estimate = sum(w / total * (c.estimate or 0.0) for w, c in live)
     std = math.sqrt(sum((w / total) ** 2 * (c.std_error or 0.0) ** 2 for w, c in live))

@@ -121,8 +121,13 @@ def test_combined_rate_is_weighted_by_estimated_calls() -> None:
     assert overall.estimate == pytest.approx(0.75 * 0.76 + 0.25 * 0.40)
     assert overall.std_error == pytest.approx(math.hypot(0.75 * (a.std_error or 0), 0.25 * (b.std_error or 0)))
     assert overall.audits == AUDITS + b.audits and overall.audits_needed == a.audits_needed + b.audits_needed
-    few = corrected_rate(RAW, AuditCounts(pass_pass=3))
-    assert combine_corrected([(1.0, a), (1.0, few)], RAW).status is TrustStatus.TOO_FEW_AUDITS
+    # The gate is on the total: a stratum with 3 audits adds its share; one with none blocks.
+    few = corrected_rate(RAW, AuditCounts(pass_pass=3), min_audits=1)
+    assert combine_corrected([(1.0, a), (1.0, few)], RAW).status is TrustStatus.OK
+    none = corrected_rate(RAW, AuditCounts(), min_audits=1)
+    assert combine_corrected([(1.0, a), (1.0, none)], RAW).status is TrustStatus.TOO_FEW_AUDITS
+    assert combine_corrected([(1.0, few)], RAW).status is TrustStatus.TOO_FEW_AUDITS  # 3 < 30 in all
+    assert combine_corrected([(1.0, a)], rate_estimate(5, 10)).status is TrustStatus.TOO_FEW_SAMPLES
     assert combine_corrected([], rate_estimate(0, 0)).status is TrustStatus.NO_DATA
 
 
