@@ -151,3 +151,23 @@ def test_a_judge_at_chance_is_said_so(engine: Engine) -> None:
     assert rubric.overall.status is TrustStatus.JUDGE_AT_CHANCE
     assert rubric.overall.estimate is None
     assert "judge no better than chance" in describe(rubric.overall)
+
+
+def test_alert_json_carries_the_corrected_rates(engine: Engine, db_url: str) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from reviewer.cli import cli
+
+    seed(engine)
+    args = ["alert", "--db", db_url, "--now", (T0 + timedelta(days=1)).isoformat(), "--window", "2d", "--json"]
+    before = json.loads(CliRunner().invoke(cli, args).output)
+    assert before["judge_trust"] == []  # no audits: nothing to say beside the raw rate
+    audit(engine, "ann", 1000)
+    result = CliRunner().invoke(cli, args)
+    (trust,) = json.loads(result.output)["judge_trust"]
+    assert trust["rubric"] == "helpfulness" and trust["status"] == "ok" and trust["audits"] == 300
+    assert trust["raw_rate"] == pytest.approx(252 / 300) and trust["corrected_rate"] == pytest.approx(0.80)
+    assert [c["category"] for c in trust["categories"]] == ["billing", "login"]
+    assert trust["text"].startswith("judge says 84%, corrected 80% [")
