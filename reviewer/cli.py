@@ -129,6 +129,7 @@ def _register_commands() -> None:
     from .app.command import review
     from .cli_drift import drift
     from .cli_export import export
+    from .cli_golden import golden
     from judge.demo.command import demo
     from .ingest.command import ingest
 
@@ -139,6 +140,7 @@ def _register_commands() -> None:
     cli.add_command(review)
     cli.add_command(ingest)
     cli.add_command(judge)
+    cli.add_command(golden)  # H9 (judge trust); also the `tastevin.commands` entry point in pyproject
     cli.add_command(runs)
     cli.add_command(rubrics)
 
