@@ -171,3 +171,22 @@ def test_alert_json_carries_the_corrected_rates(engine: Engine, db_url: str) -> 
     assert trust["raw_rate"] == pytest.approx(252 / 300) and trust["corrected_rate"] == pytest.approx(0.80)
     assert [c["category"] for c in trust["categories"]] == ["billing", "login"]
     assert trust["text"].startswith("judge says 84%, corrected 80% [")
+
+
+def test_golden_set_from_settled_reviews_and_a_check(engine: Engine) -> None:
+    from reviewer.golden import add_from_reviews, golden_checks, golden_items, record_check
+
+    seed(engine)
+    done = audit(engine, "ann", 12, category="login")
+    record_review(engine, judgment_id=done[0], reviewer="bo", verdict="pass" if not TRUTH[
+        _judgment_ids(engine)[done[0]]] else "fail")  # bo disagrees with ann on one sample: not settled
+    assert add_from_reviews(engine, rubric="helpfulness", added_by="ann") == 11
+    assert add_from_reviews(engine, rubric="helpfulness") == 0
+    items = golden_items(engine, rubric="helpfulness")
+    assert all(item.verdict == ("pass" if TRUTH[item.sample_id] else "fail") for item in items)
+    check = record_check(engine, rubric_name="helpfulness", rubric_version="v2", judge_model="m",
+                         pairs=[(item.verdict, "pass") for item in items])
+    (stored,) = golden_checks(engine)
+    assert stored.id == check.id and stored.pass_pass + stored.pass_fail == 11 and stored.errored == 0
+    with pytest.raises(ReviewError, match="name the rubric"):
+        add_from_reviews(engine, rubric=" ")
