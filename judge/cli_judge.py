@@ -97,10 +97,14 @@ def _rules_only(engine: Engine, run_ids: list[int | None]) -> dict[int | None, R
 @click.option("--require-llm", is_flag=True, default=False, envvar="TASTEVIN_JUDGE_REQUIRE_LLM", show_envvar=True,
               help="Refuse to start (exit 2) when no LLM judge is configured (no ANTHROPIC_API_KEY or "
                    "ANTHROPIC_BASE_URL), instead of recording rules-only verdicts. Use it in production.")
+@click.option("--canary", is_flag=True, default=False,
+              help="Re-judge each rubric's golden set with the current judge and rubric version instead of a run; "
+                   "stores the agreement per (rubric version, judge model) and prints it (see `tastevin golden`).")
 def judge(
     db_url: str, rubrics_dir: Path | None, once: bool, every: str | None, mode: str, model: str | None, output: str,
     concurrency: int, budget_usd: float | None, max_samples: int | None, max_tokens: int, timeout_s: float,
     max_retries: int, prices_file: Path | None, stale_after_s: float, base_url: str | None, require_llm: bool,
+    canary: bool = False,
 ) -> None:
     """Score sampled calls against the rubrics: rule checks, and the LLM judge when configured.
 
@@ -143,6 +147,9 @@ def judge(
     )
     engine = make_engine(db_url)
     ensure_schema(engine)
+    if canary:
+        _canary(engine, rubrics, async_client, prices, options)
+        return
 
     stop = threading.Event()
 
@@ -194,6 +201,21 @@ def judge(
                 break
     finally:
         engine.dispose()
+
+
+def _canary(engine: Any, rubrics: Any, client: Any, prices: Any, options: Any) -> None:
+    from reviewer.cli_golden import describe_check
+
+    from .canary import run_canary
+
+    try:
+        checks = run_canary(engine, rubrics, client=client, prices=prices, options=options)
+    finally:
+        engine.dispose()
+    for check in checks:
+        click.echo(describe_check(check))
+    if not checks:
+        click.echo("no golden set for these rubrics: `tastevin golden add --from-reviews --rubric R`", err=True)
 
 
 @click.group()

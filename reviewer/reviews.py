@@ -3,6 +3,9 @@
 * :func:`review_queue` — the judgment that counts for each (sample, rubric) (the rule of
   ``reviewer.store.verdicts``) that no one has reviewed yet (no ``review`` row points at
   it), most recently judged first;
+* :func:`audit_queue` — the random **audit** picks not audited yet: per rubric × category
+  the judged samples first in :func:`reviewer.trust.audit_key` order, as many as that
+  stratum still needs (:func:`reviewer.trust.audit_plan`); the same picks for everyone;
 * :func:`record_review` — a person's verdict (pass/fail) on a judged sample, whether it
   agrees with the judge, and a note, into the ``review`` table;
 * :func:`agreement_by_rubric` — per rubric, judge against people: Cohen's κ, the share of
@@ -10,7 +13,9 @@
 
 Only reviews of scored judgments (the judge said pass or fail) enter the agreement
 statistics: an unscored judgment has no verdict to agree with. Every review counts,
-so a judgment reviewed by two people is two pairs.
+so a judgment reviewed by two people is two pairs. Agreement is over every review: a
+**convenience sample** (people pick failures and oddities); only audit reviews
+(``from_audit``) are a random sample, and only they enter ``reviewer.trust``.
 
 Functions take an ``Engine`` and block on the database; SQLAlchemy errors propagate.
 """
@@ -28,8 +33,9 @@ from sqlalchemy.engine import Engine
 
 from .errors import TastevinError
 from .browse import JUDGMENT, REVIEW, SAMPLE
-from .stats import DEFAULT_MIN_SAMPLES, RateEstimate, Status, rate_estimate
+from .stats import DEFAULT_HALF_WIDTH, DEFAULT_MIN_SAMPLES, RateEstimate, Status, rate_estimate
 from .store import utc_now, verdicts
+from .trust import audit_key, audit_plan
 
 __all__ = [
     "Agreement",
@@ -37,6 +43,7 @@ __all__ = [
     "QueueItem",
     "ReviewError",
     "agreement_by_rubric",
+    "audit_queue",
     "cohens_kappa",
     "queue_size",
     "record_review",
@@ -187,6 +194,65 @@ def queue_size(
     return min(count, cap), count > cap
 
 
+def audit_queue(
+    engine: Engine,
+    *,
+    rubric: str | None = None,
+    category: str | None = None,
+    reviewer: str | None = None,
+    half_width: float = DEFAULT_HALF_WIDTH,
+    limit: int = 20,
+) -> list[QueueItem]:
+    """Up to ``limit`` audit picks nobody has audited yet, in audit order (the same for everyone).
+
+    Per (rubric, category) the scored judgments that count are ordered by
+    :func:`reviewer.trust.audit_key` of their sample and the first ``needed`` not yet
+    audited are picked (``needed`` from :func:`reviewer.trust.audit_plan`: none once the
+    false-pass rate is known to ± ``half_width``). A judgment that ``reviewer`` already
+    reviewed outside the audit is skipped for them only (one review per person per
+    judgment); others still get it. Reads every scored judgment's id of the rubric (two
+    narrow queries), so it costs a few hundred ms per 100,000 judgments.
+    """
+    j, s, r = JUDGMENT.c, SAMPLE.c, REVIEW.c
+    audited = sa.exists().where(r.judgment_id == j.id, r.from_audit.is_(True))
+    conditions = [verdicts.counts(JUDGMENT), j.verdict.in_(REVIEW_VERDICTS), ~audited]
+    name = (reviewer or "").strip()
+    if name:
+        conditions.append(~sa.exists().where(r.judgment_id == j.id, r.reviewer == name))
+    if rubric is not None:
+        conditions.append(j.rubric_name == rubric)
+    if category is not None:
+        conditions.append(s.category == category)
+    candidates = (
+        sa.select(j.id, j.sample_id, j.rubric_name, s.category)
+        .select_from(JUDGMENT.join(SAMPLE, s.sample_id == j.sample_id))
+        .where(*conditions)
+    )
+    needed = {(p.rubric, p.category): p.needed for p in audit_plan(engine, rubric=rubric, half_width=half_width)}
+    with engine.connect() as connection:
+        rows = connection.execute(candidates).all()
+    strata: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    for row in rows:
+        strata.setdefault((row.rubric_name, row.category), []).append((audit_key(row.sample_id), int(row.id)))
+    picks: list[tuple[float, int]] = []
+    for key, members in strata.items():
+        members.sort()
+        picks.extend(members[: needed.get(key, 0)])
+    picks.sort()
+    ids = [judgment_id for _, judgment_id in picks[:limit]]
+    if not ids:
+        return []
+    statement = (
+        sa.select(j.id.label("judgment_id"), j.sample_id, s.ts, s.category, j.rubric_name, j.rubric_version,
+                  j.judge_model, j.verdict, j.unscored_reason, j.created_at.label("judged_at"))
+        .select_from(JUDGMENT.join(SAMPLE, s.sample_id == j.sample_id))
+        .where(j.id.in_(ids))
+    )
+    with engine.connect() as connection:
+        found = {row.judgment_id: QueueItem(**row._asdict()) for row in connection.execute(statement)}
+    return [found[i] for i in ids if i in found]
+
+
 # --- recording -------------------------------------------------------------------------------
 
 
@@ -198,8 +264,12 @@ def record_review(
     verdict: str,
     agrees_with_judge: bool | None = None,
     note: str | None = None,
+    from_audit: bool = False,
 ) -> int:
     """Store a person's review of judgment ``judgment_id``; returns the new review's id.
+
+    ``from_audit`` marks a review made from :func:`audit_queue` (only those estimate the
+    judge's sensitivity and specificity); it needs a scored judgment.
 
     ``verdict`` is the person's own verdict on the sample (``pass``/``fail``). When the
     judge scored the sample, ``agrees_with_judge`` is derived from the two verdicts; a
@@ -226,6 +296,8 @@ def record_review(
         ).first()
         if judgment is None:
             raise ReviewError(f"there is no judgment {judgment_id}")
+        if from_audit and judgment.verdict not in REVIEW_VERDICTS:
+            raise ReviewError("the judge left this sample unscored: it is not part of the audit")
         if judgment.verdict in REVIEW_VERDICTS:
             agrees = verdict == judgment.verdict
             if agrees_with_judge is not None and agrees_with_judge != agrees:
@@ -241,7 +313,7 @@ def record_review(
         inserted = connection.execute(
             insert(REVIEW)
             .values(sample_id=judgment.sample_id, judgment_id=judgment_id, reviewer=name, verdict=verdict,
-                    agrees_with_judge=agrees, note=text, created_at=utc_now())
+                    agrees_with_judge=agrees, note=text, created_at=utc_now(), from_audit=from_audit)
             .on_conflict_do_nothing(index_elements=[REVIEW.c.judgment_id, REVIEW.c.reviewer])
             .returning(REVIEW.c.id)
         ).scalar_one_or_none()

@@ -29,8 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
                                 "Overall", "met on every kind")),
         ("bench_alerts.py", ("1. A/A, one evaluation", "2. A/A, evaluated every 15 min", "3. A/B, one evaluation",
                              "4. A/B stream", "5. End to end", "today's rule", "corrected rule")),
+        ("bench_judge_trust.py", ("Corrected pass rates: coverage of 95% intervals", "raw judge rate", "ppi",
+                                  "rogan_gladen")),
     ],
-    ids=["sampler", "ingest", "judge", "reviewer", "review-app", "redaction", "alerts"],
+    ids=["sampler", "ingest", "judge", "reviewer", "review-app", "redaction", "alerts", "judge-trust"],
 )
 def test_benchmark_quick_run(script: str, expected: tuple[str, ...]) -> None:
     result = subprocess.run(

@@ -133,6 +133,7 @@ def alert(
     from ..queries import TimeWindow
     from ..rules_only import window_rules_only
     from ..store import ensure_schema, make_engine
+    from ..trust import trust_by_rubric
     from .rules import AlertRules, evaluate, scheduled_looks
     from .state import apply_checks, deliver_pending
 
@@ -172,6 +173,9 @@ def alert(
                     "fired": [a.key for a in applied.fired], "still_firing": [a.key for a in applied.still_firing],
                     "resolved": [a.key for a in applied.resolved], "delivered": [a.key for a in delivered],
                     "checks": [_check_json(c, app_url) for c in checks],
+                    # Raw vs corrected pass rate per rubric with audits (reviewer.trust).
+                    "judge_trust": [t.to_dict() for t in trust_by_rubric(engine, current, min_samples=min_samples)
+                                    if t.audited],
                 }, default=str, indent=1))
             else:
                 lines = report_lines(checks, current, before, app_url=app_url, rules=rules)

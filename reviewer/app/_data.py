@@ -13,7 +13,7 @@ from datetime import datetime
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from reviewer import activity, browse, queries, reviews, rules_only, series, stats
+from reviewer import activity, browse, queries, reviews, rules_only, series, stats, trust
 from reviewer.store import ensure_schema, make_engine
 
 TTL_S = 60
@@ -142,16 +142,31 @@ def agreement(db_url: str, min_samples: int) -> list[reviews.Agreement]:
 
 
 def record_review(db_url: str, *, judgment_id: int, reviewer: str, verdict: str, agrees_with_judge: bool | None,
-                  note: str | None) -> int:
+                  note: str | None, from_audit: bool = False) -> int:
     """Store a review (not cached) and drop the cached results it changes; raises ``ReviewError``."""
     review_id = reviews.record_review(engine(db_url), judgment_id=judgment_id, reviewer=reviewer, verdict=verdict,
-                                      agrees_with_judge=agrees_with_judge, note=note)
+                                      agrees_with_judge=agrees_with_judge, note=note, from_audit=from_audit)
     clear_after_review()
     return review_id
 
 
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def audit_queue(db_url: str, rubric: str | None, reviewer: str | None, limit: int) -> list[reviews.QueueItem]:
+    return reviews.audit_queue(engine(db_url), rubric=rubric, reviewer=reviewer, limit=limit)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def audit_plan(db_url: str, rubric: str | None) -> list[trust.AuditStratum]:
+    return trust.audit_plan(engine(db_url), rubric=rubric)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def judge_trust(db_url: str, start: datetime, end: datetime, min_samples: int) -> list[trust.RubricTrust]:
+    return trust.trust_by_rubric(engine(db_url), _window(start, end), min_samples=min_samples)
+
+
 def clear_after_review() -> None:
-    for cached in (queue, queue_size, agreement, sample):
+    for cached in (queue, queue_size, agreement, sample, audit_queue, audit_plan, judge_trust):
         cached.clear()
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 
 from reviewer.browse import JudgmentView, SampleDetail, SampleFilters, SampleRow, Verdict
 from reviewer.rules_only import RULES_ONLY_LABEL
+from reviewer.trust import describe
 
 from . import _data
 from ._state import Context
@@ -44,6 +45,24 @@ def rules_only_notice(ctx: Context) -> None:
         st.warning(f"{RULES_ONLY_BADGE} " + "  \n".join(lines) + "  \nTheir pass rates are the rule checks' alone: "
                    "give the judge ANTHROPIC_API_KEY (and --require-llm) to judge the LLM criteria.",
                    icon=":material/rule:")
+
+
+def judge_trust(ctx: Context, *, per_category: bool = False) -> None:
+    """The judge's raw pass rate beside the rate corrected for its audited errors, per rubric with
+    audits (and per category with ``per_category``); nothing when no rubric has audits."""
+    audited = [r for r in _data.judge_trust(ctx.db_url, *ctx.current, ctx.min_samples) if r.audited]
+    if not audited:
+        return
+    st.markdown("##### Corrected for the judge's errors (audits)")
+    if per_category:
+        st.dataframe(pd.DataFrame([{"rubric": r.rubric, "category": s.category, "audits": s.corrected.audits.n,
+                                    "raw vs corrected": describe(s.corrected)} for r in audited for s in r.strata]),
+                     hide_index=True, width="stretch")
+    else:
+        for r in audited:
+            st.caption(f"**{r.rubric}**: {describe(r.overall)}")
+    st.caption("Corrected by prediction-powered inference from the audit queue's random reviews (95% interval, "
+               "including the uncertainty of the judge's measured errors); the raw rate is the judge's opinion.")
 
 
 def _parts(parts: Any) -> None:

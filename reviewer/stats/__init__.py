@@ -9,6 +9,7 @@ never a 0.0.
 * ``_categories`` — per-category counts in a window and their summary rows;
 * ``_compare`` — current vs baseline per category: the pooled two-proportion z-test;
 * ``_decompose`` — the change of the overall rate split into mix and quality effects;
+* ``_trust`` — pass rates corrected for the judge's measured errors (PPI, Rogan–Gladen);
 * ``_drift`` — PSI, Jensen–Shannon, KS and normalised Wasserstein drift per feature;
 * ``_drift_tests`` — drift for alerts: a significance test (KS, chi-square) and its effect size;
 * ``_multitest`` — Holm / Benjamini–Hochberg adjustment of one evaluation's p-values;
@@ -71,6 +72,22 @@ from ._drift_tests import (
 )
 from ._multitest import CORRECTIONS, DEFAULT_CORRECTION, adjust_p_values, per_test_alpha
 from ._power import DEFAULT_POWER, drop_p_value, minimum_detectable_drop, required_scale
+from ._trust import (
+    DEFAULT_HALF_WIDTH,
+    DEFAULT_METHOD,
+    DEFAULT_MIN_AUDITS,
+    AuditCounts,
+    CorrectedRate,
+    CorrectionMethod,
+    TrustStatus,
+    audit_only_interval,
+    audits_needed,
+    combine_corrected,
+    corrected_rate,
+    ppi_interval,
+    rogan_gladen,
+    rogan_gladen_interval,
+)
 from ._rates import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MIN_SAMPLES,
@@ -84,6 +101,20 @@ from ._rates import (
 )
 
 __all__ = [
+    "DEFAULT_HALF_WIDTH",
+    "DEFAULT_METHOD",
+    "DEFAULT_MIN_AUDITS",
+    "AuditCounts",
+    "CorrectedRate",
+    "CorrectionMethod",
+    "TrustStatus",
+    "audit_only_interval",
+    "audits_needed",
+    "combine_corrected",
+    "corrected_rate",
+    "ppi_interval",
+    "rogan_gladen",
+    "rogan_gladen_interval",
     "ALL_CATEGORIES",
     "CATEGORICAL_TESTS",
     "CORRECTIONS",

@@ -291,7 +291,7 @@ class SampleVerdict(StoreModel, table=True):
 
 
 class Review(StoreModel, table=True):
-    """A person's verdict on a sample, and whether it agrees with the judge's verdict."""
+    """A person's verdict on a sample, whether it agrees with the judge's, and whether it was an audit."""
 
     __tablename__ = "review"
     __table_args__ = (
@@ -308,6 +308,9 @@ class Review(StoreModel, table=True):
     agrees_with_judge: bool | None = None
     note: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    # Made from the random audit queue (migration 0007_audit): only these estimate the
+    # judge's sensitivity and specificity; the others are a convenience sample.
+    from_audit: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Alert(StoreModel, table=True):
@@ -339,9 +342,57 @@ class Alert(StoreModel, table=True):
     last_delivery_error: str | None = Field(default=None, sa_type=sa.Text)
 
 
+class Golden(StoreModel, table=True):
+    """A sample whose verdict on a rubric people settled: the judge's canary (migration 0007_audit).
+
+    Unique per (sample, rubric); ``verdict`` is the person's, ``review_id`` the review it
+    was promoted from (NULL once that review is gone).
+    """
+
+    __tablename__ = "golden"
+    __table_args__ = (sa.UniqueConstraint("sample_id", "rubric_name"), _check_in("verdict", REVIEW_VERDICTS))
+
+    id: int | None = Field(default=None, primary_key=True)
+    sample_id: str = Field(foreign_key="sample.sample_id", max_length=32)
+    rubric_name: str = Field(index=True)
+    verdict: str
+    review_id: int | None = Field(default=None, foreign_key="review.id", sa_column_kwargs={"nullable": True})
+    added_by: str
+    added_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class GoldenCheck(StoreModel, table=True):
+    """One re-judging of a rubric's golden set by (rubric version, judge model): agreement with people.
+
+    The 2×2 counts (judge verdict first), ``unscored`` re-judgments left out of them, and
+    κ / accuracy / false-pass rate with its Wilson interval (NULL when not computable).
+    """
+
+    __tablename__ = "golden_check"
+    __table_args__ = (sa.Index("ix_golden_check_rubric_name_checked_at", "rubric_name", "checked_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rubric_name: str
+    rubric_version: str
+    judge_model: str
+    checked_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    pass_pass: int = 0
+    pass_fail: int = 0
+    fail_pass: int = 0
+    fail_fail: int = 0
+    unscored: int = 0
+    errored: int = 0
+    kappa: float | None = None
+    accuracy: float | None = None
+    false_pass_rate: float | None = None
+    false_pass_low: float | None = None
+    false_pass_high: float | None = None
+
+
 TABLES = (
     "sample", "dead_letter", "rubric", "judge_run", "judgment", "judge_claim", "sample_verdict", "review", "alert",
     *EVAL_TABLES,
+    "golden", "golden_check",
 )  # fmt: skip
 
 # Imported last, so STORE_METADATA holds those tables whichever module a process imports first.

@@ -44,7 +44,7 @@ from reviewer.store.models import TABLES
 
 TASTEVIN = [sys.executable, "-m", "reviewer.cli"]
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = "0006_evals"
+HEAD = "0007_audit"
 T0 = datetime(2025, 3, 4, 5, 6, 7, 123456, tzinfo=timezone.utc)
 
 

@@ -52,6 +52,7 @@ def main() -> None:
     st.caption("Two-proportion z-test per category on scored samples; p-values are not adjusted for testing "
                "many categories.")
     st.altair_chart(_charts.category_rates_chart(changes), width="stretch")
+    _views.judge_trust(ctx, per_category=True)
 
     st.subheader("Mix or quality?")
     split = _data.decomposition(ctx.db_url, ctx.current, ctx.baseline, ctx.min_samples)

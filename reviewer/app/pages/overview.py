@@ -30,6 +30,7 @@ def main() -> None:
         cols[2].metric("Pass rate", "too few samples" if rate.n else "no data")
         cols[2].caption(f"{rate.n:,} scored, need {ctx.min_samples:,}")
     cols[3].metric("Judge cost", f"${summary.cost_usd:,.2f}")
+    _views.judge_trust(ctx)
 
     left, middle, right = st.columns(3)
     bucket: Bucket = "hour" if left.radio("Per", ["day", "hour"], horizontal=True, key="overview_bucket") == "hour" \
